@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a readable table; ``--json`` adds one JSON line last."""

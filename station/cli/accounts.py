@@ -1,0 +1,57 @@
+"""``station accounts add|list``: local nurse accounts."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import Any
+
+from station.cli.common import cli_actor, open_store
+from station.i18n import tr
+from station.store.accounts import AccountDirectory
+
+
+def register(commands: Any) -> None:
+    """Add the ``accounts`` command group."""
+    group = commands.add_parser("accounts", help=tr("cli.accounts.help"))
+    sub = group.add_subparsers(dest="accounts_command", required=True)
+    add = sub.add_parser("add", help=tr("cli.accounts.add.help"))
+    add.add_argument("login")
+    add.add_argument("--name", required=True, help=tr("field.display_name"))
+    add.add_argument("--password-stdin", action="store_true", help=tr("cli.accounts.stdin"))
+    add.add_argument("--as", dest="actor", help=tr("cli.as"))
+    add.set_defaults(handler=add_account)
+    listing = sub.add_parser("list", help=tr("cli.accounts.list.help"))
+    listing.set_defaults(handler=list_accounts)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if "STATION_PASSWORD" in os.environ:
+        return os.environ["STATION_PASSWORD"]
+    return getpass.getpass(tr("cli.accounts.prompt"))
+
+
+def add_account(args: argparse.Namespace) -> int:
+    """Create a nurse account with an argon2-hashed password."""
+    password = _read_password(args.password_stdin)
+    with open_store() as store:
+        account = AccountDirectory(store).create(args.login, args.name, password,
+                                                 cli_actor(args.actor))
+    print(tr("cli.accounts.created", login=account.login, name=account.display_name))
+    return 0
+
+
+def list_accounts(args: argparse.Namespace) -> int:
+    """Print every account and whether it is active."""
+    with open_store() as store:
+        accounts = AccountDirectory(store).list()
+    for account in accounts:
+        state = tr("cli.accounts.active") if account.active else tr("cli.accounts.inactive")
+        print(f"  {account.login:<20} {account.display_name:<30} {state}")
+    if not accounts:
+        print(tr("cli.accounts.none"))
+    return 0

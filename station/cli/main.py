@@ -1,0 +1,72 @@
+"""Entry point: parse the language first, then build the translated parser.
+
+Exit codes: 0 success; 1 a check found a problem (invalid INS, broken audit
+chain); 2 refused input or unusable store, with a message naming the cause.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from station.cli import accounts, audit_cmd, ins_cmd, residents
+from station.errors import StationError
+from station.i18n import LANGUAGES, set_language, tr
+
+EXIT_OK, EXIT_PROBLEM, EXIT_REFUSED = 0, 1, 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with help in the current language."""
+    parser = argparse.ArgumentParser(prog="station", description=tr("cli.description"))
+    parser.add_argument("--lang", choices=LANGUAGES, default="fr", help=tr("cli.lang"))
+    parser.add_argument("--home", help=tr("cli.home"))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
+    residents.register(commands)
+    ins_cmd.register(commands)
+    audit_cmd.register(commands)
+    accounts.register(commands)
+    demo = commands.add_parser("demo", help=tr("cli.demo.help"))
+    demo.add_argument("--fresh", action="store_true", help=tr("cli.demo.fresh"))
+    demo.set_defaults(handler=_run_demo)
+    return parser
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from station.demo import run_demo  # noqa: PLC0415 - only the demo needs it
+
+    return run_demo(fresh=args.fresh)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``station`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    language = argparse.ArgumentParser(add_help=False)
+    language.add_argument("--lang", choices=LANGUAGES, default="fr")
+    known, _ = language.parse_known_args(argv)
+    set_language(known.lang)
+    args = build_parser().parse_args(argv)
+    if args.home:
+        os.environ["STATION_HOME"] = args.home
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except StationError as error:
+        print(tr("cli.error", message=error.message), file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def entry() -> None:
+    """Console-script entry: ``station ... | head`` ends quietly, exit code kept."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

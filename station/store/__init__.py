@@ -1,0 +1,5 @@
+"""The durable store: one SQLite file, WAL, versioned schema, hash-chained audit."""
+
+from station.store.database import Store
+
+__all__ = ["Store"]

@@ -1,0 +1,168 @@
+"""Versioned schema: each migration runs once, in one transaction, in order.
+
+The schema version lives in SQLite's ``user_version``. A store written by a
+newer station is refused, never downgraded. Clinical tables are append-only
+(triggers refuse DELETE, and UPDATE where a row is a fact); residents and
+sessions may be updated but never deleted, since records are kept 20 years.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of the schema's history."""
+
+    version: int
+    description: str
+    sql: str
+
+
+def _append_only(table: str) -> str:
+    return f"""
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, 'clinical record: {table} rows are never deleted'); END;
+CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+BEGIN SELECT RAISE(ABORT, 'clinical record: {table} rows are never rewritten'); END;
+"""
+
+
+def _never_deleted(table: str) -> str:
+    return f"""
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, 'clinical record: {table} rows are never deleted'); END;
+"""
+
+
+_V1 = """
+CREATE TABLE accounts (
+    id INTEGER PRIMARY KEY,
+    login TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE sign_in_attempts (
+    id INTEGER PRIMARY KEY,
+    login TEXT NOT NULL,
+    time TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX sign_in_attempts_login ON sign_in_attempts (login, id);
+CREATE TABLE residents (
+    id INTEGER PRIMARY KEY,
+    birth_name TEXT NOT NULL,
+    birth_first_names TEXT NOT NULL,
+    sex TEXT NOT NULL,
+    birth_date TEXT NOT NULL,
+    birth_place_code TEXT NOT NULL,
+    used_name TEXT,
+    used_first_name TEXT,
+    ins TEXT,
+    ins_oid TEXT,
+    status TEXT NOT NULL,
+    document TEXT,
+    flags TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX residents_birth_date ON residents (birth_date);
+CREATE TABLE identity_changes (
+    id INTEGER PRIMARY KEY,
+    resident_id INTEGER NOT NULL REFERENCES residents (id),
+    time TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    before TEXT,
+    after TEXT NOT NULL
+);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    resident_id INTEGER REFERENCES residents (id),
+    act TEXT NOT NULL,
+    nurse_login TEXT NOT NULL,
+    state TEXT NOT NULL,
+    stop_reason TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE session_events (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    time TEXT NOT NULL,
+    type TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX session_events_session ON session_events (session_id, id);
+CREATE TABLE consents (
+    id INTEGER PRIMARY KEY,
+    resident_id INTEGER NOT NULL REFERENCES residents (id),
+    session_id TEXT REFERENCES sessions (id),
+    act TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    capacity TEXT NOT NULL,
+    consenting_person TEXT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE INDEX consents_resident ON consents (resident_id, id);
+CREATE TABLE measurements (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    kind TEXT NOT NULL,
+    value REAL,
+    unit TEXT NOT NULL,
+    time_us INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    quality TEXT NOT NULL,
+    decimals INTEGER
+);
+CREATE INDEX measurements_session ON measurements (session_id, id);
+CREATE TABLE waveform_chunks (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    kind TEXT NOT NULL,
+    start_us INTEGER NOT NULL,
+    sample_rate_hz REAL NOT NULL,
+    unit TEXT NOT NULL,
+    device TEXT NOT NULL,
+    sample_count INTEGER NOT NULL,
+    samples BLOB NOT NULL
+);
+CREATE INDEX waveform_chunks_session ON waveform_chunks (session_id, kind, id);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    first_id TEXT,
+    last_id TEXT,
+    content_hash TEXT,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+-- Measurement times are integer microseconds since the Unix epoch (UTC):
+-- exact, compact and several times cheaper to write than ISO text at high
+-- rates. This view shows them readably for a technician's sqlite3 shell.
+CREATE VIEW measurements_readable AS
+SELECT id, session_id, kind, value, unit,
+       strftime('%Y-%m-%dT%H:%M:%f', time_us / 1000000.0, 'unixepoch') || 'Z' AS time,
+       device, quality, decimals
+FROM measurements;
+""" + "".join(
+    _append_only(t)
+    for t in ("sign_in_attempts", "identity_changes", "session_events", "consents",
+              "measurements", "waveform_chunks", "audit")
+) + "".join(_never_deleted(t) for t in ("residents", "sessions", "accounts"))
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "accounts, residents, sessions, clinical facts, audit trail", _V1),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
