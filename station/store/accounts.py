@@ -8,6 +8,7 @@ survives a restart of the station.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -81,7 +82,7 @@ class AccountDirectory:
         locked_until = self.locked_until(login)
         if locked_until is not None and now < locked_until:
             self._record(login, now, "locked")
-            seconds = int((locked_until - now).total_seconds()) + 1
+            seconds = math.ceil((locked_until - now).total_seconds())
             raise AccountLockedError("account.locked", seconds=seconds)
         row = self._store.conn.execute(
             "SELECT id, password_hash, active FROM accounts WHERE login = ?", (login,)
