@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from devices.measurement import Kind, Measurement
+from station.consent import ConsentCapacity, ConsentDecision
 from station.people import NurseAccount
 from station.session import SessionEngine
 from station.store import audit
@@ -19,8 +20,6 @@ from tests.conftest import run_station
 
 @pytest.fixture
 def session(store: Store, nurse: NurseAccount, resident: Resident) -> SessionEngine:
-    from station.consent import ConsentCapacity, ConsentDecision
-
     engine = SessionEngine.start(store, nurse)
     engine.identify(resident)
     engine.record_consent(ConsentDecision.GIVEN, ConsentCapacity.RESIDENT)

@@ -39,7 +39,8 @@ def test_only_a_qualified_identity_shares_its_ins() -> None:
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"sex": "Z"}, "sex", "Sexe : « Z » n'est pas un sexe reconnu (M, F ou I pour indéterminé)"),
+        ({"sex": "Z"}, "sex",
+         "Sexe : « Z » n'est pas un sexe reconnu (M, F ou I pour indéterminé)"),
         ({"birth_date": "31/02/1932"}, "birth_date",
          "Date de naissance : la date « 31/02/1932 » n'existe pas"),
         ({"birth_date": "1932-13-01"}, "birth_date",

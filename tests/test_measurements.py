@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -76,7 +77,7 @@ def test_times_are_exact_microseconds() -> None:
 
 def test_a_measurement_needs_an_aware_time() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        Measurement(Kind.SPO2, 97.0, "%", datetime(2026, 1, 1), "d")  # noqa: DTZ001
+        Measurement(Kind.SPO2, 97.0, "%", datetime(2026, 1, 1), "d")
 
 
 def test_units_read_as_nurses_write_them() -> None:
@@ -86,8 +87,6 @@ def test_units_read_as_nurses_write_them() -> None:
 
 
 def test_a_measurement_for_an_unknown_session_is_refused(log: MeasurementLog) -> None:
-    import sqlite3
-
     with pytest.raises(sqlite3.IntegrityError):
         log.add("no-such-session", Measurement(Kind.SPO2, 97.0, "%", datetime.now(UTC), "d"))
     assert log.count() == 0

@@ -12,10 +12,11 @@ from station.consent import ConsentCapacity, ConsentDecision
 from station.errors import SessionStateError, ValidationError
 from station.people import NurseAccount
 from station.session import SessionEngine, SessionState
+from station.store.accounts import AccountDirectory
 from station.store.database import Store
-from station.store.residents import Resident
+from station.store.residents import Resident, ResidentRegistry
 from station.store.sessions import SessionEvent, SessionRecords
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, marie
 
 
 def spo2(value: float = 97.0) -> Measurement:
@@ -122,10 +123,6 @@ def test_a_broken_listener_does_not_stop_the_session(engine: SessionEngine,
 
 
 def test_a_session_resumes_after_a_restart(tmp_path: Path, clock: FakeClock) -> None:
-    from station.store.accounts import AccountDirectory
-    from station.store.residents import ResidentRegistry
-    from tests.conftest import marie
-
     path = tmp_path / "s.sqlite3"
     with Store.open(path) as store:
         nurse = AccountDirectory(store).create("claire.m", "Claire", "long enough", "t")

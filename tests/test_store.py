@@ -12,6 +12,7 @@ import pytest
 from devices.measurement import Kind, Measurement, WaveformChunk
 from station.consent import ConsentCapacity, ConsentDecision
 from station.errors import SchemaTooNewError, SignInError, StoreError
+from station.paths import default_store_path, station_home
 from station.people import NurseAccount
 from station.session import SessionEngine
 from station.store.accounts import AccountDirectory
@@ -101,8 +102,6 @@ def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
 
 
 def test_data_lives_under_station_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from station.paths import default_store_path, station_home
-
     monkeypatch.setenv("STATION_HOME", str(tmp_path / "home"))
     assert station_home() == tmp_path / "home"
     assert default_store_path() == tmp_path / "home" / "station.sqlite3"
