@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from station.cli import accounts, audit_cmd, ins_cmd, residents
+from station.cli import accounts, audit_cmd, devices_cmd, ins_cmd, residents
 from station.errors import StationError
 from station.i18n import LANGUAGES, set_language, tr
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     ins_cmd.register(commands)
     audit_cmd.register(commands)
     accounts.register(commands)
+    devices_cmd.register(commands)
     demo = commands.add_parser("demo", help=tr("cli.demo.help"))
     demo.add_argument("--fresh", action="store_true", help=tr("cli.demo.fresh"))
     demo.set_defaults(handler=_run_demo)

@@ -125,7 +125,11 @@ def bluez_without_adapter(message: Message) -> Message:
 
 @pytest.fixture
 def stand_in_bus(monkeypatch: pytest.MonkeyPatch) -> type[StandInBus]:
+    # bleak keeps one manager per event loop in a module table; give these
+    # tests their own table so no stand-in bus outlives them (a later real
+    # bleak call would try to finalise it).
     monkeypatch.setattr(bluez_manager, "MessageBus", StandInBus)
+    monkeypatch.setattr(bluez_manager, "_global_instances", {})
     return StandInBus
 
 
