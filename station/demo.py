@@ -8,14 +8,17 @@ trail is verified. Every step is printed as the session announces it.
 
 from __future__ import annotations
 
-import math
+import asyncio
 import shutil
-from datetime import timedelta
 from pathlib import Path
 
+from devices.device import DeviceEvent, EventKind
+from devices.factory import Simulators, open_device
+from devices.manager import DeviceManager
 from devices.measurement import Kind, Measurement, WaveformChunk, display_unit
-from station.clock import utc_now
+from devices.media import CameraDevice
 from station.consent import Act, ConsentCapacity, ConsentDecision
+from station.device_bridge import DeviceSessionBridge
 from station.errors import SignInError
 from station.i18n import format_number, tr
 from station.identity import identity_from_input
@@ -27,10 +30,17 @@ from station.store.accounts import AccountDirectory
 from station.store.database import Store
 from station.store.residents import Resident, ResidentRegistry
 from station.store.sessions import SessionEvent
+from station.store.snapshots import SnapshotStore
 
 DEMO_LOGIN = "demo.ide"
 DEMO_PASSWORD = "demo-station"  # noqa: S105 - the demo account's published password
-DEMO_DEVICE = "demo://scripted"
+DEMO_DEVICE_URLS = (
+    "sim://oximeter-ble", "sim://thermometer-ble", "sim://blood-pressure-ble", "sim://scale-ble",
+    "sim://oximeter-serial?protocol=cms50d", "sim://stethoscope", "sim://dermatoscope",
+)
+EXPECTED_KINDS = {Kind.SPO2, Kind.PULSE_RATE, Kind.BODY_TEMPERATURE, Kind.SYSTOLIC,
+                  Kind.DIASTOLIC, Kind.BODY_WEIGHT}
+EXAM_SECONDS = 30.0
 
 
 def demo_home() -> Path:
@@ -53,37 +63,66 @@ def _demo_resident(registry: ResidentRegistry) -> Resident:
     return resident
 
 
-def _narrate(event: SessionEvent) -> None:
-    if event.type == "transition":
-        print(tr("demo.event.transition", state=tr(f"state.{event.data['state']}")))
-    elif event.type == "incident":
-        print(tr("demo.event.incident", kind=event.data["kind"], detail=event.data["detail"]))
-    elif event.type == "measurement":
-        m: Measurement = event.data["measurement"]
-        print(tr("demo.event.measurement", kind=tr(f"kind.{m.kind.value}"),
-                 value=format_number(m.display_value()), unit=display_unit(m.unit)))
-    elif event.type == "waveform":
-        chunk: WaveformChunk = event.data["chunk"]
-        print(tr("demo.event.waveform", kind=tr(f"kind.{chunk.kind.value}"),
-                 count=len(chunk.samples), rate=f"{chunk.sample_rate_hz:g}"))
+class _Narrator:
+    """Prints the session as it happens: every step, the first reading of each kind,
+    the first waveform chunk, and any flagged value."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def __call__(self, event: SessionEvent) -> None:
+        if event.type == "transition":
+            print(tr("demo.event.transition", state=tr(f"state.{event.data['state']}")))
+        elif event.type == "incident":
+            print(tr("demo.event.incident", kind=event.data["kind"],
+                     detail=event.data["detail"]))
+        elif event.type == "measurement":
+            m: Measurement = event.data["measurement"]
+            if m.kind.value in self._seen and not m.quality:
+                return
+            self._seen.add(m.kind.value)
+            flags = ", ".join(sorted(q.value for q in m.quality))
+            print(tr("demo.event.measurement", kind=tr(f"kind.{m.kind.value}"),
+                     value=format_number(m.display_value()), unit=display_unit(m.unit),
+                     device=m.device) + (f" [{flags}]" if flags else ""))
+        elif event.type == "waveform" and "waveform" not in self._seen:
+            self._seen.add("waveform")
+            chunk: WaveformChunk = event.data["chunk"]
+            print(tr("demo.event.waveform", kind=tr(f"kind.{chunk.kind.value}"),
+                     count=len(chunk.samples), rate=f"{chunk.sample_rate_hz:g}",
+                     device=chunk.device))
 
 
-def _vitals() -> list[Measurement]:
-    now = utc_now()
-    values = [
-        (Kind.SPO2, 97.0, "%", 0), (Kind.PULSE_RATE, 72.0, "/min", 0),
-        (Kind.BODY_TEMPERATURE, 37.2, "Cel", 1), (Kind.SYSTOLIC, 132.0, "mm[Hg]", 0),
-        (Kind.DIASTOLIC, 78.0, "mm[Hg]", 0), (Kind.BODY_WEIGHT, 61.4, "kg", 1),
-    ]
-    return [Measurement(kind, value, unit, now + timedelta(seconds=i), DEMO_DEVICE,
-                        decimals=decimals)
-            for i, (kind, value, unit, decimals) in enumerate(values)]
+def _announce_device(event: DeviceEvent) -> None:
+    if event.kind is EventKind.CONNECTED:
+        print(tr("demo.device_connected", url=event.url, detail=event.detail))
 
 
-def _pleth() -> WaveformChunk:
-    rate = 75.0
-    samples = tuple(50 + 40 * math.sin(2 * math.pi * 1.2 * i / rate) ** 3 for i in range(150))
-    return WaveformChunk(Kind.PLETH, utc_now(), rate, samples, "1", DEMO_DEVICE)
+async def _examine(session: SessionEngine, store: Store, seconds: float) -> None:
+    """Run the simulated instruments until every vital sign has come in, then
+    take a dermatoscope still and stop."""
+    simulators = Simulators(advertising_interval_ms=20.0)
+    try:
+        devices = [await open_device(url, simulators) for url in DEMO_DEVICE_URLS]
+        manager = DeviceManager(devices)
+        manager.subscribe(_announce_device)
+        DeviceSessionBridge(session).attach(manager.subscribe)
+        manager.start()
+        deadline = asyncio.get_running_loop().time() + seconds
+        while asyncio.get_running_loop().time() < deadline:
+            kinds = {m.kind for m in session.measurements()}
+            if kinds >= EXPECTED_KINDS:
+                break
+            await asyncio.sleep(0.2)
+        camera = next(d for d in devices if isinstance(d, CameraDevice)).camera
+        still = await camera.snapshot_async()
+        stored = await asyncio.to_thread(SnapshotStore(store).add, session.id, still,
+                                         session.nurse.login)
+        print(tr("demo.snapshot", exam=stored.exam, width=still.info.width,
+                 height=still.info.height, path=str(stored.path)))
+        await manager.stop()
+    finally:
+        await simulators.close()
 
 
 def run_demo(fresh: bool = False) -> int:
@@ -106,14 +145,12 @@ def run_demo(fresh: bool = False) -> int:
 
         resident = _demo_resident(ResidentRegistry(store))
         session = SessionEngine.start(store, nurse, Act.TELECONSULTATION)
-        session.subscribe(_narrate)
+        session.subscribe(_Narrator())
         print(tr("demo.session", id=session.id))
         session.identify(resident)
         session.record_consent(ConsentDecision.GIVEN, ConsentCapacity.RESIDENT,
                                note="informée par l'infirmière, accord oral")
-        for measurement in _vitals():
-            session.add_measurement(measurement)
-        session.add_waveform(_pleth())
+        asyncio.run(_examine(session, store, EXAM_SECONDS))
         session.record_incident("call_dropped", tr("demo.incident_detail"))
         session.finish_examination(tr("demo.summary"))
         report = _write_report(home, session)

@@ -134,7 +134,10 @@ def test_demo_runs_a_whole_session(home: Path) -> None:
     assert first.returncode == 0, first.stderr
     out = first.stdout
     for expected in ("Connexion refusée comme prévu", "création de MARTIN (née DUPONT) Marie",
-                     "→ étape : consentement", "→ étape : examen", "Température : 37,2 °C",
+                     "→ étape : consentement", "→ étape : examen",
+                     "⇄ appareil connecté : sim://oximeter-ble", "• Température : ",
+                     "— sim://thermometer-ble (enregistré)", "• Pression systolique : ",
+                     "• Poids : ", "• Pléthysmogramme : ", "photo dermatoscope 2592×1944",
                      "⚠ incident call_dropped", "→ étape : envoyé", "chaîne intègre"):
         assert expected in out, expected
     second = run_station("demo", home=home)

@@ -162,7 +162,24 @@ FROM measurements;
               "measurements", "waveform_chunks", "audit")
 ) + "".join(_never_deleted(t) for t in ("residents", "sessions", "accounts"))
 
+_V2 = """
+CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    exam TEXT NOT NULL,
+    device TEXT NOT NULL,
+    captured_at TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    pixels_sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL
+);
+CREATE INDEX snapshots_session ON snapshots (session_id, id);
+""" + _append_only("snapshots")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, residents, sessions, clinical facts, audit trail", _V1),
+    Migration(2, "exam camera snapshots (lossless files, metadata and hashes)", _V2),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
