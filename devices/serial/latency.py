@@ -54,9 +54,9 @@ async def measure_pty_latency(count: int, protocol: str = "cms50d", *,
             sim.set_vitals(pulse_rate=target)
             emitted = await asyncio.wait_for(_arrival_of(arrivals, target), timeout)
             latencies.append(emitted - _completing(sim.sent, target, protocol).time)
-            # Wait a while that is no multiple of the frame period, so changes fall at
-            # every phase of the writer's schedule rather than always at the same one.
-            await asyncio.sleep(0.05 + (i * 7 % 11) / 300)
+            # Wait 0-10 ms, no multiple of the frame period, so changes fall at every
+            # phase of the writer's schedule rather than always at the same one.
+            await asyncio.sleep((i * 7 % 11) / 1000)
         return latencies
     finally:
         task.cancel()

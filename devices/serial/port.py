@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import termios
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -157,6 +158,9 @@ def open_serial(settings: SerialSettings) -> Any:
             exclusive=settings.exclusive or None)
     except (serial.SerialException, OSError, ValueError) as exc:
         raise translate_serial_error(exc, settings.path, "open") from exc
+    except termios.error as exc:  # not an OSError: pyserial lets it through from tcsetattr
+        code, text = (exc.args + (0, str(exc)))[:2]
+        raise translate_serial_error(OSError(code, text), settings.path, "open") from exc
 
 
 _Item = bytes | DeviceError | None  # None marks the end after a local close

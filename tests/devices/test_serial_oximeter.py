@@ -14,7 +14,7 @@ import itertools
 import math
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -200,14 +200,28 @@ def test_probe_off_periods_arrive_flagged_without_a_value(session: Session) -> N
     assert flagged
     assert all(not m.has_value and Quality.NOT_A_NUMBER in m.quality for m in flagged)
     assert all(m.quality & PROBE_OFF for m in spo2 + pulse if not m.has_value)
-    # Each probe-off period sent reached the nurse (both periods of the session).
-    periods_sent = sum(1 for off, _ in itertools.groupby(f.finger_out or f.searching
-                                                          for f in session.sent) if off)
+    # Each probe-off period the driver received reached the nurse (one that began in the
+    # last packet received may not have been complete yet).
+    received = received_frames(session)
     periods_seen = sum(1 for off, _ in itertools.groupby(not m.has_value for m in spo2) if off)
-    assert periods_seen == periods_sent >= 2
+    assert probe_off_periods(received[:-25]) <= periods_seen <= probe_off_periods(received)
+    assert periods_seen >= 2
     if session.protocol != "nonin-2":  # Nonin says "out of track", not "finger out"
         assert any(Quality.FINGER_OUT in m.quality for m in flagged)
     assert any(Quality.SEARCHING in m.quality for m in flagged)
+
+
+def received_frames(session: Session) -> list[SentFrame]:
+    """The frames the driver decoded: where its pleth samples sit in what was sent."""
+    received = bytes(int(s) for c in session.recording.chunks for s in c.samples)
+    at = bytes(f.pleth for f in session.sent).find(received)
+    assert at >= 0
+    return session.sent[at:at + len(received)]
+
+
+def probe_off_periods(frames: list[SentFrame]) -> int:
+    return sum(1 for off, _ in itertools.groupby(f.finger_out or f.searching for f in frames)
+               if off)
 
 
 # --- imperfect cables and misbehaving devices -------------------------------------------------
@@ -429,17 +443,12 @@ def test_a_single_corrupted_cms50d_frame_does_not_reach_the_nurse(protocol: str)
     model = VitalsModel(2, 60.0, probe_off_every=0, probe_off_for=0)
     model.pin(97, 72)
     good = frames_of(protocol, model, 120)
-    glitch = module.encode_frame(module.decode_frame(good[60][0]).__class__(
-        **{**_fields(module.decode_frame(good[60][0])), "spo2": 33}))
+    glitch = module.encode_frame(replace(module.decode_frame(good[60][0]), spo2=88))
     reader = OximeterReader(protocol, URL)
     events = [e for n, (data, _) in enumerate(good)
               for e in reader.feed(glitch if n == 60 else data, T0 + timedelta(seconds=n / 60))]
     assert {e.measurement.value for e in events
             if e.measurement and e.measurement.kind is Kind.SPO2} == {97.0}
-
-
-def _fields(frame: object) -> dict[str, object]:
-    return {name: getattr(frame, name) for name in frame.__slots__}  # type: ignore[attr-defined]
 
 
 def test_reads_split_anywhere_give_the_same_events() -> None:
