@@ -159,7 +159,7 @@ def open_serial(settings: SerialSettings) -> Any:
     except (serial.SerialException, OSError, ValueError) as exc:
         raise translate_serial_error(exc, settings.path, "open") from exc
     except termios.error as exc:  # not an OSError: pyserial lets it through from tcsetattr
-        code, text = (exc.args + (0, str(exc)))[:2]
+        code, text = (*exc.args, 0, str(exc))[:2]
         raise translate_serial_error(OSError(code, text), settings.path, "open") from exc
 
 
