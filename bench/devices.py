@@ -96,7 +96,7 @@ def main() -> None:
     from devices.ble.latency import measure_ble_latency  # noqa: PLC0415
     from devices.serial.latency import measure_pty_latency  # noqa: PLC0415
 
-    ble_samples, cms_samples, nonin_samples = (300, 120, 60) if args.quick else (2000, 600, 300)
+    ble_samples, cms_samples, nonin_samples = (300, 120, 40) if args.quick else (2000, 600, 100)
     # A CMS50D+ frame carries no checksum: the driver believes a new value once
     # two consecutive frames agree, one frame (1/60 s) later. Nonin frames are
     # checksummed and its values complete with their 25-frame packet.

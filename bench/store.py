@@ -11,6 +11,14 @@ per measurement, and batches of ``--batch`` measurements per commit.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path and bench/devices.py
+# would shadow the ``devices`` package: take the folder off.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
 import argparse
 import json
 import sqlite3
@@ -19,7 +27,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from devices.measurement import Kind, Measurement
 from station.store.database import Store

@@ -8,8 +8,10 @@ simulated sources. One :class:`Simulators` owns what simulators a process runs.
 
 Simulator names: ``oximeter-ble``, ``thermometer-ble``, ``blood-pressure-ble``,
 ``scale-ble``, ``oximeter-serial?protocol=cms50d|cms50d-v46|nonin-2``,
-``stethoscope``, ``otoscope``, ``dermatoscope``, ``room-camera``. Option
-``misbehave=drop,malformed,implausible,battery-low`` (comma-separated).
+``stethoscope[?rate=70&murmur=1]``, ``otoscope``, ``dermatoscope``, ``room-camera``.
+Option ``misbehave=`` (comma-separated): ``drop``, ``malformed``, ``implausible``,
+``battery-low`` (BLE), ``silent`` (serial, stethoscope), ``freeze``/``black``
+(cameras; ``drop`` too).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from devices.audio import AudioCapture, AudioSource, SimulatedStethoscope
+from devices.audio import AudioCapture, AudioSource, Fault, Scene, SimulatedStethoscope
 from devices.ble.gatt import Advertisement
 from devices.ble.health import BleHealthDevice
 from devices.ble.simulators import BleSimulator, start_ble_simulator
@@ -132,8 +134,15 @@ async def _open_simulated(url: str, parsed: DeviceUrl, simulators: Simulators) -
         camera_url = f"sim://{SIM_CAMERAS[name]}" + (f"?{query}" if query else "")
         return CameraDevice(url, open_camera(camera_url))
     if name == "stethoscope":
+        scene = Scene(murmur_level=0.08 if parsed.option("murmur") else 0.0,
+                      heart_rate_bpm=float(parsed.option("rate", "70")))
+        fault = Fault.CLIPPING if "implausible" in misbehave else (
+            Fault.SILENCE if "silent" in misbehave else Fault.NONE)
+        drop_after = 250 if "drop" in misbehave else None  # 5 s of 20 ms blocks
+
         async def open_simulated() -> AudioSource:
-            return await SimulatedStethoscope.open()
+            return await SimulatedStethoscope.open(scene, fault=fault,
+                                                   drop_out_after_blocks=drop_after)
 
         return StethoscopeDevice(url, open_simulated)
     known = ", ".join([*SIM_BLE, *SIM_OTHERS, *SIM_CAMERAS])
