@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import select
+import termios
 import threading
 import time
 import tty
@@ -46,6 +47,23 @@ class PseudoTerminal:
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closed
+
+    def forget_line_settings(self) -> None:
+        """Put speed and parity back to a neutral state, as a re-plugged adapter would.
+
+        A pty cannot do parity: Linux silently drops PARENB, and when a second
+        open asks for nothing else new (8O1 again), tcsetattr fails with
+        EINVAL. Resetting speed and parity bits (and nothing the reader relies
+        on: no lflag, iflag or VMIN/VTIME) lets the product reopen the port
+        with its real settings. Data flow is not affected: ptys ignore speed.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            attributes = termios.tcgetattr(self._slave)
+            attributes[2] &= ~(termios.PARENB | termios.PARODD)
+            attributes[4] = attributes[5] = termios.B38400
+            termios.tcsetattr(self._slave, termios.TCSANOW, attributes)
 
     def write(self, data: bytes, timeout: float = 2.0) -> None:
         """Send ``data`` to the product as the device would, all of it or raise.

@@ -47,6 +47,7 @@ MISBEHAVIOURS = ("drop", "malformed", "implausible", "silent")
 V46_LIVE_SECONDS = 30.0  # vendor: live data stops about 30 s after the start command
 _GARBAGE_EVERY_S = 0.5  # mean interval between bursts while "malformed" is on
 _WRITE_TIMEOUT_S = 0.1  # nobody reading: frames fall on the floor, as on a real line
+_RESET_LINE_EVERY = 30  # chunks (about half a second): how soon a reopen may succeed
 
 
 class SerialOximeterSimulator:
@@ -86,6 +87,7 @@ class SerialOximeterSimulator:
         self._commands: list[bytes] = []
         self._command_framer = cms50d_v46.Framer()
         self._pty: PseudoTerminal | None = None
+        self._chunks_since_reset = 0
         self._writer: PacedWriter | None = None
         self.sent_count = 0
         self.garbage_sent = 0
@@ -180,6 +182,10 @@ class SerialOximeterSimulator:
 
     def _poll_commands(self) -> None:
         assert self._pty is not None
+        self._chunks_since_reset += 1
+        if self._chunks_since_reset >= _RESET_LINE_EVERY:
+            self._chunks_since_reset = 0
+            self._pty.forget_line_settings()  # so the product can reopen a "re-plugged" port
         received = self._pty.read_available()
         if not received:
             return

@@ -7,6 +7,7 @@ chain); 2 refused input or unusable store, with a message naming the cause.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="station", description=tr("cli.description"))
     parser.add_argument("--lang", choices=LANGUAGES, default="fr", help=tr("cli.lang"))
     parser.add_argument("--home", help=tr("cli.home"))
+    parser.add_argument("--verbose", "-v", action="store_true", help=tr("cli.verbose"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
     residents.register(commands)
     ins_cmd.register(commands)
@@ -52,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     known, _ = language.parse_known_args(argv)
     set_language(known.lang)
     args = build_parser().parse_args(argv)
+    # Device events are printed by the commands themselves; the logs behind
+    # them (resynchronised bytes, retries) are for --verbose.
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.home:
         os.environ["STATION_HOME"] = args.home
     handler: Handler = args.handler

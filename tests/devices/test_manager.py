@@ -87,3 +87,33 @@ def test_unknown_simulators_are_refused_clearly(url: str) -> None:
 
     with pytest.raises(DeviceConfigurationError, match=r"simulator|protocol"):
         asyncio.run(scenario())
+
+
+def test_a_silent_serial_oximeter_is_lost_then_reopened() -> None:
+    """A CMS50D+ (8O1) that falls silent is lost; when it talks again the
+    manager reopens the port with its real settings and carries on."""
+
+    async def scenario() -> list[DeviceEvent]:
+        simulators = Simulators()
+        events: list[DeviceEvent] = []
+        try:
+            device = await open_device("sim://oximeter-serial?protocol=cms50d", simulators)
+            simulator = simulators.serial[0]
+            manager = DeviceManager([device], Backoff(initial=0.1, longest=0.5))
+            manager.subscribe(events.append)
+            manager.start()
+            await _until(events, lambda e: e.kind is EventKind.MEASUREMENT)
+            simulator.set_misbehaviour("silent")
+            await _until(events, lambda e: e.kind is EventKind.LOST)
+            simulator.set_misbehaviour("silent", enabled=False)
+            lost_at = max(i for i, e in enumerate(events) if e.kind is EventKind.LOST)
+            await _until(events, lambda e: e.kind is EventKind.MEASUREMENT
+                         and events.index(e) > lost_at)
+            await manager.stop()
+        finally:
+            await simulators.close()
+        return events
+
+    events = asyncio.run(scenario())
+    assert [e.kind for e in events].count(EventKind.CONNECTED) >= 2
+    assert not any(e.kind is EventKind.UNAVAILABLE for e in events)
