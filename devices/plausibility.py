@@ -13,6 +13,7 @@ is not judged either: guessing would be worse than saying nothing.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from devices.measurement import Kind, Measurement, Quality
 
 __all__ = ["RANGES", "PlausibleRange", "flag_implausible", "is_plausible"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,5 +78,8 @@ def is_plausible(m: Measurement) -> bool | None:
 def flag_implausible(m: Measurement) -> Measurement:
     """``m``, with ``Quality.IMPLAUSIBLE`` added when its value is outside the range of its kind."""
     if is_plausible(m) is False and Quality.IMPLAUSIBLE not in m.quality:
+        # Kept and flagged, never dropped; logged so the trail shows it at once.
+        log.warning("implausible %s %s %s from %s", m.kind.value, m.display_value(), m.unit,
+                    m.device)
         return m.with_quality(Quality.IMPLAUSIBLE)
     return m
