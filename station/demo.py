@@ -176,9 +176,10 @@ def _write_report(home: Path, session: SessionEngine) -> Path:
         f"{tr('report.nurse')} : {session.nurse.display_name}",
         "",
     ]
+    latest = {m.kind: m for m in session.measurements() if m.has_value}  # last of each kind
     lines += [f"  {tr(f'kind.{m.kind.value}')} : {format_number(m.display_value())}"
-              f" {display_unit(m.unit)}"
-              for m in session.measurements()]
+              f" {display_unit(m.unit)}  ({m.time.astimezone():%H:%M:%S}, {m.device})"
+              for m in latest.values()]
     lines += ["", tr("report.events")]
     lines += [f"  {e.time:%H:%M:%S} {e.type} {e.data}" for e in session.events()]
     outbox = home / "outbox"
