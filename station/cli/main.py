@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from station.cli import accounts, audit_cmd, devices_cmd, ins_cmd, residents
+from station.cli import accounts, audit_cmd, devices_cmd, ins_cmd, residents, serve_cmd
 from station.errors import StationError
 from station.i18n import LANGUAGES, set_language, tr
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cmd.register(commands)
     accounts.register(commands)
     devices_cmd.register(commands)
+    serve_cmd.register(commands)
     demo = commands.add_parser("demo", help=tr("cli.demo.help"))
     demo.add_argument("--fresh", action="store_true", help=tr("cli.demo.fresh"))
     demo.set_defaults(handler=_run_demo)

@@ -45,9 +45,13 @@ ENTITY_COLUMNS: dict[str, str] = {
     "snapshots": (
         "session_id, exam, device, captured_at, width, height, pixels_sha256, path, file_sha256"
     ),
+    "invitations": (
+        "token_sha256, session_id, created_at, expires_at, used_at, revoked_at, doctor_name,"
+        " doctor_rpps, doctor_specialty"
+    ),
 }
 # Rows of these tables change over time; only their latest audit row must match.
-MUTABLE_ENTITIES = frozenset({"accounts", "residents", "sessions"})
+MUTABLE_ENTITIES = frozenset({"accounts", "residents", "sessions", "invitations"})
 
 
 def digest_rows(rows: list[tuple[object, ...]]) -> str:

@@ -178,8 +178,32 @@ CREATE TABLE snapshots (
 CREATE INDEX snapshots_session ON snapshots (session_id, id);
 """ + _append_only("snapshots")
 
+# Invitations are not clinical facts, but who was let into a session is kept
+# as long as the session: rows are never deleted, and what identifies a link
+# (its token digest, session, creation and expiry) is never rewritten. Only
+# the use (with the doctor who joined) and the revocation are filled in later.
+_V3 = """
+CREATE TABLE invitations (
+    id INTEGER PRIMARY KEY,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    revoked_at TEXT,
+    doctor_name TEXT,
+    doctor_rpps TEXT,
+    doctor_specialty TEXT
+);
+CREATE INDEX invitations_session ON invitations (session_id, id);
+CREATE TRIGGER invitations_fixed BEFORE UPDATE OF token_sha256, session_id, created_at,
+    expires_at ON invitations
+BEGIN SELECT RAISE(ABORT, 'invitation: token, session and validity are never rewritten'); END;
+""" + _never_deleted("invitations")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, residents, sessions, clinical facts, audit trail", _V1),
     Migration(2, "exam camera snapshots (lossless files, metadata and hashes)", _V2),
+    Migration(3, "one-time invitations of remote doctors (token digests only)", _V3),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -94,6 +94,12 @@ class SessionRecords:
                 data = {**data, "consent_id": self._insert_consent(conn, session_id, consent)}
             return self._event(conn, session_id, event_type, time, actor, data)
 
+    def record_event_in(self, conn: sqlite3.Connection, session_id: str, event_type: str,
+                        time: datetime, actor: str, data: dict[str, Any]) -> SessionEvent:
+        """Record an event inside a write transaction the caller already holds,
+        so it commits (or not) together with the caller's other writes."""
+        return self._event(conn, session_id, event_type, time, actor, data)
+
     def _event(self, conn: sqlite3.Connection, session_id: str, event_type: str,
                time: datetime, actor: str, data: dict[str, Any]) -> SessionEvent:
         now = to_text(time)

@@ -1,0 +1,108 @@
+"""Running the signaling server: inside the station's loop, or on its own.
+
+Embedded, the station starts the server in its running asyncio loop
+(:func:`start_embedded`, a fresh station key, port 0 for an ephemeral port)
+and stops it when done. Standalone, ``station serve`` calls
+:func:`serve_forever` until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from station.signaling.invitations import Invitations
+from station.signaling.server import DEFAULT_WEB_ROOT, STATE, SignalingState, create_app
+from station.store.database import Store
+
+log = logging.getLogger(__name__)
+# Open sockets are closed on shutdown; this bounds waiting for handlers.
+SHUTDOWN_TIMEOUT = 5.0
+
+
+@dataclass
+class RunningServer:
+    """A started server: its bound address, and how to stop it."""
+
+    url: str
+    runner: web.AppRunner
+    app: web.Application
+
+    @property
+    def state(self) -> SignalingState:
+        """The server's shared state (invitations, rooms, key)."""
+        return self.app[STATE]
+
+    @property
+    def invitations(self) -> Invitations:
+        """Create, revoke and inspect invitation links served here."""
+        return self.state.invitations
+
+    @property
+    def station_key(self) -> str:
+        """The secret stations present as ``Authorization: Bearer <key>``."""
+        return self.state.station_key
+
+    async def stop(self) -> None:
+        """Close every socket and stop listening."""
+        await self.runner.cleanup()
+
+
+async def start_server(app: web.Application, host: str = "127.0.0.1", port: int = 0, *,
+                       ssl_context: ssl.SSLContext | None = None) -> RunningServer:
+    """Serve ``app`` on ``host:port`` in the running loop; returns the bound URL.
+
+    Port 0 picks a free port. When the app was created without a public URL,
+    the bound URL becomes it (and its origin the allowed one).
+    """
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    bound_host, bound_port = runner.addresses[0][:2]
+    shown = f"[{bound_host}]" if ":" in str(bound_host) else str(bound_host)
+    url = f"{'https' if ssl_context else 'http'}://{shown}:{bound_port}"
+    state = app[STATE]
+    if not state.public_url:
+        state.set_public_url(url)
+    log.info("signaling server listening on %s (public %s)", url, state.public_url)
+    return RunningServer(url, runner, app)
+
+
+async def start_embedded(store: Store, *, host: str = "127.0.0.1", port: int = 0,
+                         public_url: str = "", station_key: str | None = None,
+                         web_root: Path = DEFAULT_WEB_ROOT) -> RunningServer:
+    """The station's own server, with a fresh station key unless one is given."""
+    key = station_key or secrets.token_urlsafe(32)
+    app = create_app(store, station_key=key, public_url=public_url, web_root=web_root)
+    return await start_server(app, host, port)
+
+
+async def serve_forever(app: web.Application, host: str, port: int,
+                        on_ready: Callable[[RunningServer], None] | None = None) -> None:
+    """Serve until SIGINT or SIGTERM, then stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    running = await start_server(app, host, port)
+    try:
+        if on_ready is not None:
+            on_ready(running)
+        await stop.wait()
+    finally:
+        await running.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
