@@ -1,0 +1,134 @@
+"""Data-channel messages of the call protocol (docs/call-protocol.md), built and parsed here.
+
+Pure functions, no I/O (habit 5): they turn station objects into the
+contract's JSON and back, cut snapshots into chunks and check them on
+arrival. The channels themselves live in :mod:`station.call.peer`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from devices.measurement import Measurement
+
+CHUNK_SIZE = 16 * 1024  # the largest message every browser's SCTP stack takes safely
+CHANNELS = ("vitals", "waveforms", "snapshots", "report", "control")
+CALL_STATES = ("ringing", "connected", "reconnecting", "ended")
+# Not (yet) in the contract: liveness probe on `control`, once a second, both ways.
+HEARTBEAT = "heartbeat"
+
+
+class MessageError(ValueError):
+    """A data-channel message that does not follow the contract."""
+
+
+def encode(message: Mapping[str, Any]) -> str:
+    """One JSON text message (no NaN: JSON has none)."""
+    return json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def decode(text: str | bytes) -> dict[str, Any]:
+    """Parse a JSON message; raises :class:`MessageError` when it is not a typed object."""
+    try:
+        message = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise MessageError(f"not JSON: {error}") from error
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise MessageError("a message is a JSON object with a string 'type'")
+    return message
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat()
+
+
+def measurement_message(measurement: Measurement) -> dict[str, Any]:
+    """``{"type": "measurement", ...}``; ``value`` is null when the device gave none."""
+    value = measurement.value if math.isfinite(measurement.value) else None
+    return {"type": "measurement", "kind": measurement.kind.value, "value": value,
+            "unit": measurement.unit, "decimals": measurement.decimals,
+            "time": _time(measurement.time), "device": measurement.device,
+            "quality": sorted(flag.value for flag in measurement.quality)}
+
+
+def call_state_message(state: str, audio_only: bool) -> dict[str, Any]:
+    """``{"type": "call-state", "state", "audio_only"}``."""
+    if state not in CALL_STATES:
+        raise MessageError(f"unknown call state {state!r}")
+    return {"type": "call-state", "state": state, "audio_only": audio_only}
+
+
+def waveform_message(kind: str, rate: float, start: datetime,
+                     samples: Sequence[float]) -> dict[str, Any]:
+    """``{"type": "pleth"|"phono", "rate", "start", "samples"}`` for the unreliable channel."""
+    if kind not in ("pleth", "phono"):
+        raise MessageError(f"unknown waveform {kind!r}")
+    return {"type": kind, "rate": rate, "start": _time(start),
+            "samples": [round(float(sample), 4) for sample in samples]}
+
+
+def report_draft_message(revision: int, author: str,
+                         fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"type": "report-draft", "revision", "author", "fields"}``."""
+    if author not in ("doctor", "nurse"):
+        raise MessageError(f"unknown report author {author!r}")
+    return {"type": "report-draft", "revision": revision, "author": author, "fields": dict(fields)}
+
+
+def snapshot_messages(snapshot_id: str, png: bytes,
+                      meta: Mapping[str, Any]) -> Iterator[str | bytes]:
+    """snapshot-begin JSON, binary chunks of ≤ 16 KiB, snapshot-end JSON.
+
+    ``meta`` gives ``name``, ``exam``, ``width``, ``height``; size and
+    SHA-256 are computed here from ``png``.
+    """
+    begin = {"type": "snapshot-begin", "id": snapshot_id, "name": meta.get("name", ""),
+             "exam": meta.get("exam", ""), "width": meta.get("width"),
+             "height": meta.get("height"), "size": len(png),
+             "sha256": hashlib.sha256(png).hexdigest()}
+    yield encode(begin)
+    for offset in range(0, len(png), CHUNK_SIZE):
+        yield png[offset:offset + CHUNK_SIZE]
+    yield encode({"type": "snapshot-end", "id": snapshot_id})
+
+
+@dataclass
+class ReceivedSnapshot:
+    """A snapshot put back together; ``intact`` says whether size and SHA-256 match."""
+
+    header: dict[str, Any]
+    data: bytes
+    intact: bool
+
+
+@dataclass
+class SnapshotAssembler:
+    """Receiver side of the ``snapshots`` channel: feed every message, get whole files."""
+
+    _header: dict[str, Any] | None = None
+    _chunks: list[bytes] = field(default_factory=list)
+
+    def feed(self, message: str | bytes) -> ReceivedSnapshot | None:
+        """Take one message; returns the snapshot on snapshot-end, else None."""
+        if isinstance(message, bytes):
+            if self._header is None:
+                raise MessageError("snapshot chunk outside snapshot-begin/end")
+            self._chunks.append(message)
+            return None
+        parsed = decode(message)
+        if parsed["type"] == "snapshot-begin":
+            self._header, self._chunks = parsed, []
+            return None
+        if parsed["type"] == "snapshot-end" and self._header is not None:
+            header, data = self._header, b"".join(self._chunks)
+            self._header, self._chunks = None, []
+            intact = (parsed.get("id") == header.get("id") and len(data) == header.get("size")
+                      and hashlib.sha256(data).hexdigest() == header.get("sha256"))
+            return ReceivedSnapshot(header, data, intact)
+        raise MessageError(f"unexpected {parsed['type']!r} on the snapshots channel")

@@ -1,0 +1,367 @@
+"""The station's side of a call: one RTCPeerConnection at a time, per the call contract.
+
+:class:`StationCall` knows nothing of the signaling transport: it returns
+offer SDP strings, takes answer SDP strings and announces what happens to
+subscribers (habit 2). The station always offers, also to reconnect: aiortc
+has no ICE restart, so :meth:`StationCall.reconnect` builds a fresh peer
+connection and returns a new offer for the same session.
+
+A dropped connection is noticed two ways: aiortc's ``connectionState``
+(fast when the peer closes properly) and a heartbeat on ``control`` every
+second (the only quick way when the peer vanishes: ICE consent checks in
+aioice take about 30 s). Three missed heartbeats mean ``reconnecting``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+
+from devices.measurement import Measurement
+from station.call import messages
+from station.call.events import (
+    CallEvent,
+    CallListener,
+    CallState,
+    ControlReceived,
+    RemoteTrack,
+    ReportDraftReceived,
+    StateChanged,
+)
+from station.call.opus import StethoscopeOpusEncoder, install_encoder
+from station.call.tracks import BlockAudioTrack, TrackHub
+
+log = logging.getLogger(__name__)
+STREAMS = ("room", "exam", "voice", "stethoscope")  # transceiver order of the contract
+_BACKLOG = 500  # reliable messages kept while reconnecting; the oldest go first
+_SNAPSHOT_BUFFER = 1 << 20  # pause snapshot chunks above 1 MiB queued in SCTP
+_RETIRE_DELAY = 1.0  # seconds a replaced track keeps feeding a sender blocked on it
+
+
+class CallError(RuntimeError):
+    """The call cannot do what was asked in its present state."""
+
+
+class StationCall:
+    """The station's peer: tracks in contract order, five data channels, observable state.
+
+    ``sources`` maps ``room``/``exam``/``voice``/``stethoscope`` to source
+    tracks (a :class:`~station.call.tracks.CameraTrack`,
+    :class:`~station.call.tracks.StethoscopeTrack`...). Each peer connection
+    gets relay proxies of them, so the sources outlive reconnections. A
+    missing ``voice`` is replaced by silence so every stream keeps its msid.
+    """
+
+    def __init__(self, sources: Mapping[str, MediaStreamTrack | None], *,
+                 ice_servers: Sequence[RTCIceServer], hub: TrackHub | None = None,
+                 context: Mapping[str, Any] | None = None, heartbeat_interval: float = 1.0,
+                 missed_heartbeats: int = 3) -> None:
+        self._sources: dict[str, MediaStreamTrack | None] = {name: sources.get(name)
+                                                             for name in STREAMS}
+        # Silence keeps the voice stream (and its msid) when there is no microphone.
+        self._silence = BlockAudioTrack() if self._sources["voice"] is None else None
+        if self._silence is not None:
+            self._sources["voice"] = self._silence
+        self._ice_servers = list(ice_servers)
+        self._hub = hub or TrackHub()
+        self.context = dict(context) if context is not None else None
+        self.heartbeat_interval = heartbeat_interval
+        self.missed_heartbeats = missed_heartbeats
+        self._listeners: list[CallListener] = []
+        self._pc: RTCPeerConnection | None = None
+        self._senders: dict[str, RTCRtpSender] = {}
+        self._channels: dict[str, RTCDataChannel] = {}
+        self._backlog: deque[tuple[str, str]] = deque(maxlen=_BACKLOG)
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._last_heard: float | None = None
+        self._heartbeat_seq = 0
+        self._report_revision = 0
+        self.report_revisions: list[dict[str, Any]] = []
+        self.state = CallState.NEW
+        self.audio_only = False
+
+    # --- observation ---------------------------------------------------------
+
+    def subscribe(self, listener: CallListener) -> Callable[[], None]:
+        """Call ``listener`` with every :data:`CallEvent`; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, event: CallEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken view must not break the call
+                log.exception("call listener %r failed", listener)
+
+    def _set_state(self, state: CallState, reason: str = "") -> None:
+        if self.state in (state, CallState.ENDED):
+            return
+        log.info("call %s -> %s (%s)", self.state, state, reason)
+        self.state = state
+        self._emit(StateChanged(state, self.audio_only, reason))
+        self._announce_state()
+
+    def _announce_state(self) -> None:
+        if self.state != CallState.NEW:
+            self._send("vitals", messages.call_state_message(self.state.value, self.audio_only),
+                       keep=False)
+
+    # --- offer / answer ------------------------------------------------------
+
+    async def create_offer(self) -> str:
+        """Build the peer connection and return the offer SDP, all candidates gathered."""
+        if self.state == CallState.ENDED:
+            raise CallError("the call has ended")
+        if self._pc is None:
+            self._pc = self._build()
+        offer = await self._pc.createOffer()
+        await self._pc.setLocalDescription(offer)
+        if self.state == CallState.NEW:
+            self._set_state(CallState.RINGING, "offer ready")
+        return str(self._pc.localDescription.sdp)
+
+    async def accept_answer(self, sdp: str) -> None:
+        """Apply the doctor's answer to the current offer."""
+        if self._pc is None:
+            raise CallError("no offer to answer")
+        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def reconnect(self) -> str:
+        """Drop the current connection and return a fresh offer for the same session."""
+        self._set_state(CallState.RECONNECTING, "reconnecting")
+        await self._teardown()
+        return await self.create_offer()
+
+    async def close(self, reason: str = "ended") -> None:
+        """End the call: tell the doctor on ``control``, close everything. Idempotent."""
+        if self.state == CallState.ENDED:
+            return
+        self._send("control", {"type": "end"}, keep=False)
+        self._set_state(CallState.ENDED, reason)
+        await self._teardown()
+        if self._silence is not None:
+            self._silence.stop()  # ends the relay's reader of it; other sources are the caller's
+
+    # --- building one connection ---------------------------------------------
+
+    def _build(self) -> RTCPeerConnection:
+        # max-bundle: under "balanced", aiortc 1.16 leaves a second audio transceiver on a
+        # transport it discards when the answer bundles everything: that stream never flows.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers,
+                                                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self._senders = {}
+        for name in STREAMS:
+            source = self._sources[name]
+            kind = "audio" if name in ("voice", "stethoscope") else "video"
+            direction = "sendrecv" if name == "voice" else "sendonly"
+            track = self._proxy(source) if source is not None and not (
+                kind == "video" and self.audio_only) else None
+            transceiver = pc.addTransceiver(track or kind, direction=direction)
+            transceiver.sender._stream_id = name  # aiortc writes it as the msid stream id
+            self._senders[name] = transceiver.sender
+            if name == "stethoscope":
+                transceiver.setCodecPreferences(_opus_only())
+                install_encoder(transceiver.sender, StethoscopeOpusEncoder())
+        self._channels = {
+            "vitals": pc.createDataChannel("vitals"),
+            "waveforms": pc.createDataChannel("waveforms", ordered=False, maxRetransmits=0),
+            "snapshots": pc.createDataChannel("snapshots"),
+            "report": pc.createDataChannel("report"),
+            "control": pc.createDataChannel("control"),
+        }
+        for name, channel in self._channels.items():
+            channel.on("message", lambda message, name=name: self._on_message(name, message))
+        self._channels["vitals"].on("open", self._on_vitals_open)
+        pc.on("connectionstatechange", lambda: self._on_connection_state(pc))
+        pc.on("track", lambda track: self._emit(RemoteTrack(track)))
+        self._last_heard = None
+        self._heartbeat = asyncio.create_task(self._beat(pc))
+        return pc
+
+    def _proxy(self, source: MediaStreamTrack) -> MediaStreamTrack:
+        return self._hub.subscribe(source)
+
+    async def _teardown(self) -> None:
+        pc, self._pc = self._pc, None
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        self._channels = {}
+        self._senders = {}
+        if pc is not None:
+            await pc.close()
+
+    def _on_connection_state(self, pc: RTCPeerConnection) -> None:
+        if pc is not self._pc:
+            return  # a connection being replaced
+        state = pc.connectionState
+        if state == "connected":
+            self._set_state(CallState.CONNECTED, "media flowing")
+        elif state in ("failed", "closed", "disconnected") and self.state != CallState.NEW:
+            self._set_state(CallState.RECONNECTING, f"connection {state}")
+
+    def _on_vitals_open(self) -> None:
+        if self.context is not None:
+            self._send("vitals", {"type": "context", **self.context}, keep=False)
+        self._announce_state()
+        while self._backlog:
+            name, text = self._backlog.popleft()
+            self._channels[name].send(text)
+
+    # --- heartbeat ---------------------------------------------------------------
+
+    async def _beat(self, pc: RTCPeerConnection) -> None:
+        """Send a heartbeat every interval; silence after the first one heard means trouble."""
+        limit = self.missed_heartbeats * self.heartbeat_interval
+        while pc is self._pc:
+            await asyncio.sleep(self.heartbeat_interval)
+            self._heartbeat_seq += 1
+            self._send("control", {"type": messages.HEARTBEAT, "seq": self._heartbeat_seq},
+                       keep=False)
+            # Armed only once the peer has shown it sends heartbeats (a console
+            # without them is watched through connectionState alone).
+            heard = self._last_heard
+            if heard is not None and time.monotonic() - heard > limit \
+                    and self.state == CallState.CONNECTED:
+                self._set_state(CallState.RECONNECTING,
+                                f"no heartbeat for {self.missed_heartbeats} s")
+
+    # --- receiving -------------------------------------------------------------
+
+    def _on_message(self, channel: str, message: str | bytes) -> None:
+        if channel not in ("report", "control"):
+            return  # the doctor only writes on report and control
+        try:
+            parsed = messages.decode(message)
+        except messages.MessageError as error:
+            log.warning("bad message on %s: %s", channel, error)
+            return
+        if channel == "control":
+            if parsed["type"] == messages.HEARTBEAT:
+                self._last_heard = time.monotonic()
+                return
+            if parsed["type"] == "audio-only":
+                self.set_audio_only(bool(parsed.get("on")))
+            self._emit(ControlReceived(parsed))
+        elif parsed["type"] == "report-draft":
+            self.report_revisions.append(parsed)
+            self._report_revision = max(self._report_revision, int(parsed.get("revision", 0)))
+            self._emit(ReportDraftReceived(parsed))
+
+    # --- sending -------------------------------------------------------------------
+
+    def _send(self, name: str, message: Mapping[str, Any], *, keep: bool = True) -> bool:
+        """Send JSON on a channel; if it is not open, keep it for later when ``keep``."""
+        text = messages.encode(message)
+        channel = self._channels.get(name)
+        if channel is not None and channel.readyState == "open":
+            channel.send(text)
+            return True
+        if keep:
+            self._backlog.append((name, text))
+        return False
+
+    def send_measurement(self, measurement: Measurement) -> None:
+        """Send a measurement on ``vitals`` (kept and sent later while reconnecting)."""
+        self._send("vitals", messages.measurement_message(measurement))
+
+    def send_context(self, context: Mapping[str, Any]) -> None:
+        """Set the resident's context; sent now if ``vitals`` is open, and on every (re)open."""
+        self.context = {key: value for key, value in context.items() if key != "type"}
+        self._send("vitals", {"type": "context", **self.context}, keep=False)
+
+    def send_vitals(self, message: Mapping[str, Any]) -> None:
+        """Send another contract message on ``vitals`` (``device``, ``battery``)."""
+        self._send("vitals", message)
+
+    def send_waveform(self, kind: str, rate: float, start: Any, samples: Sequence[float]) -> bool:
+        """Send a pleth/phono chunk on the unreliable ``waveforms`` channel (dropped if closed)."""
+        return self._send("waveforms", messages.waveform_message(kind, rate, start, samples),
+                          keep=False)
+
+    def send_report_draft(self, fields: Mapping[str, Any], author: str = "nurse") -> int:
+        """Send the nurse's revision of the report; returns its revision number."""
+        self._report_revision += 1
+        message = messages.report_draft_message(self._report_revision, author, fields)
+        self.report_revisions.append(message)
+        self._send("report", message)
+        return self._report_revision
+
+    def send_control(self, message: Mapping[str, Any]) -> bool:
+        """Send a control message (``switch-exam``...) if ``control`` is open."""
+        return self._send("control", message, keep=False)
+
+    async def send_snapshot(self, png: bytes, meta: Mapping[str, Any]) -> str:
+        """Send a PNG on ``snapshots`` in ≤ 16 KiB chunks; returns its id (channel must be open)."""
+        channel = self._channels.get("snapshots")
+        if channel is None or channel.readyState != "open":
+            raise CallError("snapshots channel is not open")
+        snapshot_id = uuid.uuid4().hex
+        channel.bufferedAmountLowThreshold = _SNAPSHOT_BUFFER // 2
+        for part in messages.snapshot_messages(snapshot_id, png, meta):
+            if channel.bufferedAmount > _SNAPSHOT_BUFFER:
+                drained = asyncio.Event()
+                channel.once("bufferedamountlow", drained.set)
+                await drained.wait()
+            if channel.readyState != "open":
+                raise CallError("snapshots channel closed while sending")
+            channel.send(part)
+        return snapshot_id
+
+    # --- media switches --------------------------------------------------------------
+
+    def set_audio_only(self, on: bool) -> None:
+        """Stop (or resume) both videos; sound and data channels go on."""
+        if on == self.audio_only:
+            return
+        self.audio_only = on
+        for name in ("room", "exam"):
+            self._replace(name, None if on else self._sources[name])
+        if self.state != CallState.NEW:
+            self._emit(StateChanged(self.state, on, "audio only" if on else "video back"))
+            self._announce_state()
+
+    def replace_exam(self, source: MediaStreamTrack | None) -> None:
+        """Show another exam camera (otoscope ↔ dermatoscope) on the ``exam`` stream."""
+        self._sources["exam"] = source
+        if not self.audio_only:
+            self._replace("exam", source)
+
+    def _replace(self, name: str, source: MediaStreamTrack | None) -> None:
+        sender = self._senders.get(name)
+        if sender is None:
+            return
+        old = sender.track
+        sender.replaceTrack(self._proxy(source) if source is not None else None)
+        if old is not None:
+            # The sender may be awaiting old.recv(); a stopped relay proxy never wakes
+            # it (aiortc 1.16), which would freeze this stream for good. Let it get one
+            # more frame first, then detach the proxy (the camera goes on for the preview).
+            asyncio.get_running_loop().call_later(_RETIRE_DELAY, old.stop)
+
+    def sender(self, name: str) -> RTCRtpSender | None:
+        """The current sender of stream ``name`` (for stats and checks)."""
+        return self._senders.get(name)
+
+
+def _opus_only() -> list[Any]:
+    """Opus alone for the stethoscope: the forced encoder is an Opus encoder."""
+    return [codec for codec in RTCRtpSender.getCapabilities("audio").codecs
+            if codec.mimeType.lower() == "audio/opus"]

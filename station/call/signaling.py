@@ -1,0 +1,149 @@
+"""Wires a :class:`~station.call.peer.StationCall` to the signaling server's WebSocket.
+
+The station's side of the contract's signaling messages: it opens
+``/ws/station/<session>`` with its Bearer key, offers when the doctor joins,
+applies the answer, offers again whenever the call falls to
+``reconnecting`` (aiortc has no ICE restart), and says ``bye`` when the
+call ends. The WebSocket itself is reopened with back-off if it drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+import aiohttp
+
+from station.call.events import CallEvent, CallState, StateChanged
+from station.call.peer import StationCall
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE = 64 * 1024  # the contract's limit for one signaling frame
+RETRY_OFFER_AFTER = 10.0  # seconds in "reconnecting" before offering again
+
+
+class SignalingClient:
+    """The station's signaling connection for one session (one call)."""
+
+    def __init__(self, server_url: str, session_id: str, station_key: str, call: StationCall,
+                 *, http: aiohttp.ClientSession | None = None) -> None:
+        self.url = f"{server_url.rstrip('/')}/ws/station/{session_id}"
+        self._key = station_key
+        self.call = call
+        self._http = http
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._doctor_present = False
+        self._offering: asyncio.Task[None] | None = None
+        self._closing = False
+        self._bye_sent = False
+        self._retry: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[bool]] = set()
+        self.errors: list[dict[str, Any]] = []
+        call.subscribe(self._on_call_event)
+
+    async def run(self) -> None:
+        """Stay connected until :meth:`close` or the call ends; reconnect the socket on loss."""
+        own_http = self._http is None
+        http = self._http or aiohttp.ClientSession()
+        delay = 1.0
+        try:
+            while not self._closing and self.call.state != CallState.ENDED:
+                try:
+                    async with http.ws_connect(
+                            self.url, headers={"Authorization": f"Bearer {self._key}"},
+                            heartbeat=10.0, max_msg_size=MAX_MESSAGE) as ws:
+                        self._ws, delay = ws, 1.0
+                        await self._read(ws)
+                except (aiohttp.ClientError, OSError) as error:
+                    log.warning("signaling %s: %s", self.url, error)
+                finally:
+                    self._ws = None
+                if not self._closing:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+        finally:
+            if own_http:
+                await http.close()
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for frame in ws:
+            if frame.type != aiohttp.WSMsgType.TEXT:
+                continue
+            try:
+                message = json.loads(frame.data)
+            except ValueError:
+                log.warning("signaling: not JSON, ignored")
+                continue
+            if isinstance(message, dict):
+                await self._handle(message)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "peer-joined" and message.get("role") == "doctor":
+            self._doctor_present = True
+            self._offer(fresh=self.call.state != CallState.NEW)
+        elif kind == "peer-left" and message.get("role") == "doctor":
+            self._doctor_present = False
+        elif kind == "answer" and isinstance(message.get("sdp"), str):
+            await self.call.accept_answer(message["sdp"])
+        elif kind == "bye":
+            self._bye_sent = True  # the doctor hung up: no bye back
+            await self.call.close(str(message.get("reason", "bye")))
+        elif kind == "error":
+            self.errors.append(message)
+            log.warning("signaling error: %s", message)
+
+    def _offer(self, *, fresh: bool) -> None:
+        """Send an offer (a new peer connection when ``fresh``), one at a time."""
+        if self._offering is not None and not self._offering.done():
+            return
+        self._offering = asyncio.create_task(self._send_offer(fresh))
+
+    async def _send_offer(self, fresh: bool) -> None:
+        sdp = await (self.call.reconnect() if fresh else self.call.create_offer())
+        await self.send({"type": "offer", "sdp": sdp})
+        if fresh:  # no answer, or no media with it: try again while the doctor is there
+            if self._retry is not None:
+                self._retry.cancel()
+            self._retry = asyncio.get_running_loop().call_later(RETRY_OFFER_AFTER,
+                                                                self._retry_offer)
+
+    def _retry_offer(self) -> None:
+        if self.call.state == CallState.RECONNECTING and self._doctor_present:
+            self._offer(fresh=True)
+
+    def _on_call_event(self, event: CallEvent) -> None:
+        if not isinstance(event, StateChanged):
+            return
+        if event.state == CallState.RECONNECTING and self._doctor_present:
+            self._offer(fresh=True)
+        elif event.state == CallState.ENDED and not self._bye_sent:
+            self._bye_sent = True
+            self._tasks.add(task := asyncio.create_task(
+                self.send({"type": "bye", "reason": event.reason or "ended"})))
+            task.add_done_callback(self._tasks.discard)
+
+    async def send(self, message: dict[str, Any]) -> bool:
+        """Send one signaling message; False when the socket is down."""
+        ws = self._ws
+        if ws is None or ws.closed:
+            return False
+        await ws.send_str(json.dumps(message))
+        return True
+
+    async def close(self) -> None:
+        """Say bye, close the socket and stop :meth:`run`."""
+        if not self._bye_sent:
+            self._bye_sent = True
+            await self.send({"type": "bye", "reason": "station closed"})
+        self._closing = True
+        if self._retry is not None:
+            self._retry.cancel()
+        if self._offering is not None:
+            self._offering.cancel()
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await self._ws.close()

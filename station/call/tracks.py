@@ -1,0 +1,183 @@
+"""Media tracks of the call: cameras and block-fed audio as aiortc tracks (habit 9).
+
+:class:`CameraTrack` turns a :class:`~devices.camera.Camera` into a video
+track; :class:`BlockAudioTrack` (and its :class:`StethoscopeTrack` face)
+turns 20 ms :class:`~devices.audio.AudioBlock`\\ s into audio frames. Both
+always hand out the newest media: a consumer slower than the source sees
+dropped frames, never a growing delay (aiortc users report latency building
+up when frames are queued faster than they are encoded).
+
+One capture feeds the local preview and the peer through :class:`TrackHub`,
+a thin wrapper around aiortc's ``MediaRelay``: the peer connection stops the
+tracks it was given when it closes, so it must be given a relay proxy, never
+the source itself, or a reconnection would find the camera track dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections import deque
+from datetime import datetime
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame, VideoFrame
+
+from devices.audio.block import BLOCK_FRAMES, SAMPLE_RATE, AudioBlock, AudioSource
+from devices.camera.frame import Frame
+from devices.camera.source import Camera
+from devices.errors import DeviceError
+
+VIDEO_CLOCK_RATE = 90_000  # RTP clock of every video codec
+VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_RATE)
+AUDIO_TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+BLOCK_SECONDS = BLOCK_FRAMES / SAMPLE_RATE
+
+
+def _to_video_frame(frame: Frame, width: int, height: int) -> VideoFrame:
+    """BGR camera picture → scaled yuv420p frame (CPU-bound: run in a worker thread)."""
+    video = VideoFrame.from_ndarray(np.ascontiguousarray(frame.image), format="bgr24")
+    if (video.width, video.height) == (width, height):
+        return video.reformat(format="yuv420p")
+    return video.reformat(width=width, height=height, format="yuv420p")
+
+
+class CameraTrack(MediaStreamTrack):
+    """A video track showing a running camera, scaled to ``width`` x ``height``.
+
+    Paced by the camera itself: each ``recv`` waits for the first frame newer
+    than the last one sent and returns the newest available, so frames the
+    encoder had no time for are skipped. ``pts`` comes from the capture
+    time on the 90 kHz clock, so the receiver plays frames at the pace they
+    were taken. The camera is started and stopped by its owner, not here.
+    """
+
+    kind = "video"
+
+    def __init__(self, camera: Camera, width: int = 1280, height: int = 720) -> None:
+        super().__init__()
+        self.camera = camera
+        self.width = width
+        self.height = height
+        self._sequence: int | None = None
+        self._origin: datetime | None = None
+        self._last_pts = -1
+
+    async def recv(self) -> VideoFrame:
+        """The next (newest) camera frame as a ``VideoFrame``; ends when the camera stops."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        try:
+            frame = await self.camera.next_frame(after=self._sequence)
+        except DeviceError as error:
+            self.stop()
+            raise MediaStreamError(str(error)) from error
+        self._sequence = frame.sequence
+        video = await asyncio.to_thread(_to_video_frame, frame, self.width, self.height)
+        if self._origin is None:
+            self._origin = frame.captured_at
+        pts = round((frame.captured_at - self._origin).total_seconds() * VIDEO_CLOCK_RATE)
+        # Capture times come from the wall clock, which may step: never go backwards.
+        pts = max(pts, self._last_pts + 1)
+        self._last_pts = pts
+        video.pts = pts
+        video.time_base = VIDEO_TIME_BASE
+        return video
+
+
+class BlockAudioTrack(MediaStreamTrack):
+    """Mono 48 kHz audio track fed with 20 ms blocks; silence while nothing comes.
+
+    Blocks arrive through :meth:`push` (e.g. as a
+    :meth:`devices.media.StethoscopeDevice.add_listener` callback) or from an
+    :class:`AudioSource` read by the track itself. A small bounded jitter
+    queue (``capacity`` blocks, oldest dropped) absorbs scheduling jitter
+    without ever growing: latency stays under ``capacity`` x 20 ms. Frames are
+    paced by the loop clock, one every 20 ms, so the receiver's timeline
+    keeps going through a silent or lost input.
+    """
+
+    kind = "audio"
+
+    def __init__(self, source: AudioSource | None = None, *, capacity: int = 3) -> None:
+        super().__init__()
+        self._queue: deque[AudioBlock] = deque(maxlen=capacity)
+        self._source = source
+        self._reader: asyncio.Task[None] | None = None
+        self._start: float | None = None
+        self._index = 0
+        self.dropped = 0
+        self.silent_frames = 0
+
+    def push(self, block: AudioBlock) -> None:
+        """Queue one block for sending (loop thread); the oldest is dropped when full."""
+        if self._queue.maxlen is not None and len(self._queue) == self._queue.maxlen:
+            self.dropped += 1
+        self._queue.append(block)
+
+    async def recv(self) -> AudioFrame:
+        """The next 20 ms frame, s16 mono 48 kHz, due every 20 ms."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._source is not None and self._reader is None:
+            self._reader = asyncio.create_task(self._read_source(self._source))
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            delay = self._start + self._index * BLOCK_SECONDS - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        samples = _int16(self._queue.popleft()) if self._queue else None
+        if samples is None:
+            self.silent_frames += 1
+            samples = np.zeros(BLOCK_FRAMES, dtype=np.int16)
+        frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self._index * BLOCK_FRAMES
+        frame.time_base = AUDIO_TIME_BASE
+        self._index += 1
+        return frame
+
+    def stop(self) -> None:
+        """Stop the track and the reader task of its source (the source stays open)."""
+        super().stop()
+        if self._reader is not None:
+            self._reader.cancel()
+
+    async def _read_source(self, source: AudioSource) -> None:
+        try:
+            while (block := await source.read()) is not None:
+                self.push(block)
+        except DeviceError:
+            return  # the input is gone: the track goes on with silence, the device layer reports it
+
+
+class StethoscopeTrack(BlockAudioTrack):
+    """The stethoscope's sound, untouched: no gain, no filter, no speech processing."""
+
+
+def _int16(block: AudioBlock) -> np.ndarray:
+    if block.samples.dtype == np.int16:
+        return np.asarray(block.samples)
+    scaled = np.clip(np.rint(block.samples.astype(np.float64) * 32767.0), -32768, 32767)
+    return scaled.astype(np.int16)
+
+
+class TrackHub:
+    """One relay for the station's sources: the preview and each call get their own proxy.
+
+    Video proxies are unbuffered (latest frame only); audio proxies are
+    buffered because every 20 ms frame matters and the sender drains them
+    at the rate they are produced.
+    """
+
+    def __init__(self) -> None:
+        self._relay = MediaRelay()
+
+    def subscribe(self, source: MediaStreamTrack) -> MediaStreamTrack:
+        """A new consumer's view of ``source``; stopping it leaves the source running."""
+        return self._relay.subscribe(source, buffered=source.kind == "audio")
