@@ -336,6 +336,10 @@ function handleSignal(msg) {
         banner("Impossible d’établir la communication avec la station : " + (err && err.message ? err.message : err), "error");
       });
       return offerChain;
+    case "ticket":
+      // The server's ticket for coming back if this socket drops (one use each).
+      if (msg.ticket) state.ticket = msg.ticket;
+      break;
     case "peer-joined":
       if (msg.role === "station") toast("La station de l’EHPAD est connectée.");
       break;
@@ -504,8 +508,21 @@ function setupChannel(ch) {
   ch.onmessage = (e) => handleDataMessage(ch.label, e.data);
   ch.onopen = () => {
     if (ch.label === "report" && state.report.pending) sendReport();
-    if (ch.label === "control" && state.audioOnly) sendData("control", { type: "audio-only", on: true });
+    if (ch.label === "control") {
+      if (state.audioOnly) sendData("control", { type: "audio-only", on: true });
+      startHeartbeat(ch);
+    }
   };
+}
+
+// The station declares the call "reconnecting" after 3 s without our heartbeat
+// (ICE alone takes ~30 s to notice a dead peer). One per second, not logged.
+function startHeartbeat(ch) {
+  let seq = 0;
+  const timer = setInterval(() => {
+    if (ch.readyState !== "open") { clearInterval(timer); return; }
+    ch.send(JSON.stringify({ type: "heartbeat", seq: ++seq }));
+  }, 1000);
 }
 
 function sendData(label, msg) {
@@ -928,6 +945,7 @@ function handleReport(msg) {
 
 // ---------------------------------------------------------------- control & end
 function handleControl(msg) {
+  if (msg && msg.type === "heartbeat") return;  // liveness only
   log("in", "control", msg);
   switch (msg && msg.type) {
     case "audio-only": setAudioOnlyUi(!!msg.on); toast(msg.on ? "Passage en audio seul." : "Vidéo rétablie."); break;

@@ -25,6 +25,9 @@ RATE_BURST = 50
 # Refused messages in a row (over the rate, oversize) before the socket is closed.
 MAX_STRIKES = 100
 TICKET_TTL_SECONDS = 60.0
+# A doctor's socket that drops (network cut) reconnects with a fresh ticket the
+# server gave on the previous socket; it must outlive a long outage.
+REJOIN_TICKET_TTL_SECONDS = 2 * 3600.0
 HEARTBEAT_SECONDS = 20.0
 
 

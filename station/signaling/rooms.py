@@ -149,12 +149,15 @@ class Tickets:
         self._clock = clock
         self._tickets: dict[str, Ticket] = {}
 
-    def issue(self, session_id: str, doctor_name: str, doctor_rpps: str) -> str:
-        """A new opaque ticket for the room ``session_id``."""
+    def issue(self, session_id: str, doctor_name: str, doctor_rpps: str,
+              ttl: float | None = None) -> str:
+        """A new opaque ticket for the room ``session_id`` (``ttl`` seconds, default the
+        directory's)."""
         now = self._clock()
         self._tickets = {k: t for k, t in self._tickets.items() if t.expires > now}
         ticket = secrets.token_urlsafe(32)
-        self._tickets[ticket] = Ticket(session_id, doctor_name, doctor_rpps, now + self._ttl)
+        lifetime = self._ttl if ttl is None else ttl
+        self._tickets[ticket] = Ticket(session_id, doctor_name, doctor_rpps, now + lifetime)
         return ticket
 
     def redeem(self, ticket: str) -> Ticket | None:

@@ -33,6 +33,7 @@ from station.signaling.limits import (
     HARD_MESSAGE_BYTES,
     HEARTBEAT_SECONDS,
     MAX_REQUEST_BYTES,
+    REJOIN_TICKET_TTL_SECONDS,
 )
 from station.signaling.pages import (
     SECURITY_HEADERS,
@@ -176,6 +177,12 @@ async def doctor_socket(request: web.Request) -> web.StreamResponse:
         return _json_error(401, "signaling.ticket_invalid")
     ws = _new_socket(state)
     await ws.prepare(request)
+    # The ticket just used is spent; hand the console the one it will need to
+    # come back if this socket drops.
+    rejoin = state.tickets.issue(ticket.session_id, ticket.doctor_name, ticket.doctor_rpps,
+                                 ttl=REJOIN_TICKET_TTL_SECONDS)
+    await ws.send_json({"type": "ticket", "ticket": rejoin,
+                        "expires_in": int(REJOIN_TICKET_TTL_SECONDS)})
     await serve_socket(ws, state.rooms, ticket.session_id, Role.DOCTOR, replace=False)
     return ws
 

@@ -75,9 +75,19 @@ class Harness:
                                           headers={"Authorization": f"Bearer {KEY}"})
 
     async def doctor(self, ticket: str | None = None) -> aiohttp.ClientWebSocketResponse:
+        """A doctor's socket, past the rejoin ticket the server sends first."""
+        ws, _ = await self.doctor_with_rejoin(ticket)
+        return ws
+
+    async def doctor_with_rejoin(self, ticket: str | None = None
+                                 ) -> tuple[aiohttp.ClientWebSocketResponse, str]:
+        """A doctor's socket and the ticket the server gave for coming back."""
         ticket = ticket or await self.ticket()
-        return await self.http.ws_connect(f"{self.url}/ws/doctor?ticket={ticket}",
-                                          origin=self.url)
+        ws = await self.http.ws_connect(f"{self.url}/ws/doctor?ticket={ticket}",
+                                        origin=self.url)
+        first = await ws.receive_json(timeout=5)
+        assert first["type"] == "ticket" and first["ticket"] != ticket
+        return ws, str(first["ticket"])
 
 
 @asynccontextmanager

@@ -173,3 +173,19 @@ def test_rate_limit_then_close_on_sustained_abuse(store: Store) -> None:
             assert message.type is aiohttp.WSMsgType.CLOSE
             assert message.data == aiohttp.WSCloseCode.POLICY_VIOLATION
     run(body)
+
+
+def test_a_dropped_doctor_comes_back_with_the_rejoin_ticket(store: Store) -> None:
+    async def scenario() -> None:
+        async with serving(store) as h:
+            first_ticket = await h.ticket()
+            ws, rejoin = await h.doctor_with_rejoin(first_ticket)
+            await ws.close()
+            again, _ = await h.doctor_with_rejoin(rejoin)  # the network came back
+            await again.close()
+            with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
+                await h.http.ws_connect(f"{h.url}/ws/doctor?ticket={first_ticket}",
+                                        origin=h.url)
+            assert caught.value.status == 401  # each ticket opens one socket only
+
+    run(scenario)
