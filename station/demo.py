@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devices.device import DeviceEvent, EventKind
 from devices.factory import Simulators, open_device
@@ -19,11 +21,13 @@ from devices.measurement import Kind, Measurement, WaveformChunk, display_unit
 from devices.media import CameraDevice
 from station.consent import Act, ConsentCapacity, ConsentDecision
 from station.device_bridge import DeviceSessionBridge
+from station.device_config import load_devices
 from station.errors import SignInError
 from station.i18n import format_number, tr
 from station.identity import identity_from_input
 from station.ins import OID_DEMO_NIR
 from station.paths import STORE_FILENAME, station_home
+from station.people import NurseAccount
 from station.session import SessionEngine
 from station.store import audit
 from station.store.accounts import AccountDirectory
@@ -31,6 +35,9 @@ from station.store.database import Store
 from station.store.residents import Resident, ResidentRegistry
 from station.store.sessions import SessionEvent
 from station.store.snapshots import SnapshotStore
+
+if TYPE_CHECKING:
+    from station.runtime import StationRuntime
 
 DEMO_LOGIN = "demo.ide"
 DEMO_PASSWORD = "demo-station"  # noqa: S105 - the demo account's published password
@@ -125,6 +132,33 @@ async def _examine(session: SessionEngine, store: Store, seconds: float) -> None
         await simulators.close()
 
 
+def _sign_in(store: Store) -> NurseAccount:
+    """The demo nurse signs in (after a refused attempt, to show the message)."""
+    accounts = AccountDirectory(store)
+    if accounts.get(DEMO_LOGIN) is None:
+        accounts.create(DEMO_LOGIN, "Claire Martin (IDE)", DEMO_PASSWORD, "demo")
+    try:
+        accounts.sign_in(DEMO_LOGIN, "mot de passe erroné")
+    except SignInError as error:
+        print(tr("demo.sign_in_refused", reason=error.message))
+    nurse = accounts.sign_in(DEMO_LOGIN, DEMO_PASSWORD)
+    print(tr("demo.signed_in", name=nurse.display_name))
+    return nurse
+
+
+def _open_session(store: Store) -> SessionEngine:
+    """Sign in, find the resident, open a narrated teleconsultation, record consent."""
+    nurse = _sign_in(store)
+    resident = _demo_resident(ResidentRegistry(store))
+    session = SessionEngine.start(store, nurse, Act.TELECONSULTATION)
+    session.subscribe(_Narrator())
+    print(tr("demo.session", id=session.id))
+    session.identify(resident)
+    session.record_consent(ConsentDecision.GIVEN, ConsentCapacity.RESIDENT,
+                           note="informée par l'infirmière, accord oral")
+    return session
+
+
 def run_demo(fresh: bool = False) -> int:
     """Run the scripted session; returns 0 when everything, audit included, checks out."""
     home = demo_home()
@@ -133,23 +167,7 @@ def run_demo(fresh: bool = False) -> int:
     with Store.open(home / STORE_FILENAME) as store:
         print(tr("demo.title"))
         print(tr("demo.store", path=str(store.path), version=store.schema_version))
-        accounts = AccountDirectory(store)
-        if accounts.get(DEMO_LOGIN) is None:
-            accounts.create(DEMO_LOGIN, "Claire Martin (IDE)", DEMO_PASSWORD, "demo")
-        try:
-            accounts.sign_in(DEMO_LOGIN, "mot de passe erroné")
-        except SignInError as error:
-            print(tr("demo.sign_in_refused", reason=error.message))
-        nurse = accounts.sign_in(DEMO_LOGIN, DEMO_PASSWORD)
-        print(tr("demo.signed_in", name=nurse.display_name))
-
-        resident = _demo_resident(ResidentRegistry(store))
-        session = SessionEngine.start(store, nurse, Act.TELECONSULTATION)
-        session.subscribe(_Narrator())
-        print(tr("demo.session", id=session.id))
-        session.identify(resident)
-        session.record_consent(ConsentDecision.GIVEN, ConsentCapacity.RESIDENT,
-                               note="informée par l'infirmière, accord oral")
+        session = _open_session(store)
         asyncio.run(_examine(session, store, EXAM_SECONDS))
         session.record_incident("call_dropped", tr("demo.incident_detail"))
         session.finish_examination(tr("demo.summary"))
@@ -187,3 +205,52 @@ def _write_report(home: Path, session: SessionEngine) -> Path:
     path = outbox / f"{session.id}.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0,
+                  simulators: bool = True) -> int:
+    """``station demo --wait-for-doctor``: no window, a live call until SIGINT/SIGTERM.
+
+    Prepares the session as the scripted demo does, starts the station
+    runtime, prints ``DOCTOR-LINK <url>`` on a line of its own and keeps
+    streaming; once the doctor is connected, one dermatoscope still is taken
+    and sent. Returns 0 after a clean shutdown.
+    """
+    from station.call.loopback import allow_loopback_candidates  # noqa: PLC0415 - aiortc
+    from station.runtime import DEVICE_URLS, StationRuntime  # noqa: PLC0415 - live call only
+
+    if host in ("127.0.0.1", "localhost"):
+        allow_loopback_candidates()  # doctor and station on one machine (tests, demo)
+    home = demo_home()
+    if fresh and home.exists():
+        shutil.rmtree(home)
+    store = Store.open(home / STORE_FILENAME)
+    print(tr("demo.title"))
+    print(tr("demo.store", path=str(store.path), version=store.schema_version))
+    urls: list[str] = list(DEVICE_URLS)
+    if not simulators:  # the cart's configured instruments (devices.toml)
+        urls = [entry.url for entry in load_devices()[0] if not entry.url.startswith("sim://")]
+    session = _open_session(store)
+    return asyncio.run(_serve_live(StationRuntime(
+        store, host=host, port=port, device_urls=urls, simulators=simulators, say=print),
+        session))
+
+
+async def _serve_live(runtime: StationRuntime, session: SessionEngine) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await runtime.start(session)
+        url = runtime.invite()
+        print(tr("demo.live.waiting"))
+        print(f"DOCTOR-LINK {url}", flush=True)
+        runtime.snapshot_when_connected("dermatoscope", delay=3.0)
+        await stop.wait()
+        print(tr("demo.live.stopping"))
+    finally:
+        await runtime.stop(tr("demo.live.stopped_detail"))
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return 0

@@ -37,13 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.register(commands)
     demo = commands.add_parser("demo", help=tr("cli.demo.help"))
     demo.add_argument("--fresh", action="store_true", help=tr("cli.demo.fresh"))
+    demo.add_argument("--wait-for-doctor", action="store_true", help=tr("cli.demo.wait"))
+    demo.add_argument("--host", default="127.0.0.1", help=tr("cli.demo.host"))
+    demo.add_argument("--port", type=int, default=0, help=tr("cli.demo.port"))
+    demo.add_argument("--simulators", action=argparse.BooleanOptionalAction, default=True,
+                      help=tr("cli.demo.simulators"))
     demo.set_defaults(handler=_run_demo)
     return parser
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from station.demo import run_demo  # noqa: PLC0415 - only the demo needs it
+    from station.demo import run_demo, run_live_demo  # noqa: PLC0415 - only the demo needs it
 
+    if args.wait_for_doctor:
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        return run_live_demo(fresh=args.fresh, host=args.host, port=args.port,
+                             simulators=args.simulators)
     return run_demo(fresh=args.fresh)
 
 

@@ -1,0 +1,425 @@
+"""The running station: devices, signaling server and live call of one session, on one loop.
+
+:class:`StationRuntime` wires parts that are tested on their own: the
+simulators (or real drivers) under a :class:`~devices.manager.DeviceManager`,
+the embedded signaling server, and for the current session the
+:class:`~station.device_bridge.DeviceSessionBridge`, a
+:class:`~station.call.peer.StationCall` fed by the cameras and the
+stethoscope, and the :class:`~station.call.signaling.SignalingClient` to the
+station's own server. What the doctor sees of the measurements is what the
+session has stored: values are forwarded once recorded.
+
+Call incidents become session incidents (``call_dropped``,
+``call_restored``); the doctor's report drafts are stored at once as
+``report_draft`` events; snapshots are stored before they are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+from aiortc import RTCIceServer
+from av import VideoFrame
+
+from devices.audio.block import SAMPLE_RATE, AudioBlock
+from devices.device import Device, DeviceEvent, EventKind
+from devices.factory import Simulators, open_device
+from devices.manager import DeviceManager
+from devices.measurement import Kind, Measurement
+from devices.media import CameraDevice, StethoscopeDevice
+from station.call import (
+    CallEvent,
+    CallState,
+    CameraTrack,
+    ControlReceived,
+    ReportDraftReceived,
+    SignalingClient,
+    StateChanged,
+    StationCall,
+    StethoscopeTrack,
+    TrackHub,
+)
+from station.clock import from_text, utc_now
+from station.device_bridge import DeviceSessionBridge
+from station.i18n import format_number, tr
+from station.session import SessionEngine
+from station.signaling.runner import RunningServer, start_embedded
+from station.store.database import Store
+from station.store.measurements import from_microseconds
+from station.store.sessions import SessionEvent, SessionRecords
+from station.store.snapshots import SnapshotStore, StoredSnapshot
+
+log = logging.getLogger(__name__)
+
+DEVICE_URLS = (
+    "sim://oximeter-ble", "sim://thermometer-ble", "sim://blood-pressure-ble", "sim://scale-ble",
+    "sim://oximeter-serial?protocol=cms50d", "sim://stethoscope", "sim://room-camera",
+    "sim://otoscope", "sim://dermatoscope",
+)
+EXAMS = ("otoscope", "dermatoscope")
+VIDEO_SIZE = (640, 360)  # sent resolution; snapshots keep the camera's full resolution
+PHONO_BIN = 240  # 48 kHz / 240 = 200 Hz envelope
+PHONO_BLOCKS = 5  # one phono message per 100 ms
+HISTORY_LIMIT = 200
+EXAM_ANNOUNCE_DELAY = 1.0  # seconds after connecting
+CAMERA_POLL = 0.1  # seconds between checks of a camera that is not running yet
+CAMERA_WAIT = 30.0  # longest wait for a camera to run before a snapshot
+
+Say = Callable[[str], None]
+
+
+def _age(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+class _WaitingCameraTrack(CameraTrack):
+    """A :class:`CameraTrack` that waits for its camera to run before reading it.
+
+    ``CameraTrack.recv`` ends the track for good on any camera error, also
+    "not running yet": a call that connects before the device manager has
+    started the camera would never show video. Waiting here avoids that.
+    """
+
+    async def recv(self) -> VideoFrame:
+        while not self.camera.running and self.readyState == "live":
+            await asyncio.sleep(CAMERA_POLL)
+        return await super().recv()
+
+
+class StationRuntime:
+    """Devices, signaling server and the call of one session, run on the current loop.
+
+    ``await start(session)`` opens the devices and the server and prepares
+    the call; ``invite()`` makes the doctor's one-time link;
+    ``take_snapshot(exam)`` stores and sends a still; ``await stop()`` ends
+    everything and records that the station stopped. ``say`` receives
+    progress lines for the nurse (in the current language).
+    """
+
+    def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 0,
+                 device_urls: Sequence[str] = DEVICE_URLS, simulators: bool = True,
+                 ice_servers: Sequence[RTCIceServer] = (), station_name: str | None = None,
+                 public_url: str = "", say: Say = _quiet, owns_store: bool = True) -> None:
+        self.store = store
+        self.host = host
+        self.port = port
+        self.device_urls = tuple(device_urls)
+        self.ice_servers = list(ice_servers)
+        self.station_name = station_name or tr("runtime.station_name")
+        self.public_url = public_url
+        self.say = say
+        self._owns_store = owns_store
+        self.simulators = Simulators(advertising_interval_ms=20.0) if simulators else None
+        self.devices: dict[str, Device] = {}
+        self.manager: DeviceManager | None = None
+        self.server: RunningServer | None = None
+        self.session: SessionEngine | None = None
+        self.call: StationCall | None = None
+        self.client: SignalingClient | None = None
+        self.hub = TrackHub()
+        self.snapshots = SnapshotStore(store)
+        self.records = SessionRecords(store)
+        self.exam = "otoscope"
+        self._exam_tracks: dict[str, CameraTrack] = {}
+        self._tracks: list[Any] = []
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._client_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._phono: list[float] = []
+        self._phono_start: datetime | None = None
+        self._dropped_at: datetime | None = None
+        self._connected_once = asyncio.Event()
+        self._stopped = False
+
+    # --- starting ------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The signaling server's bound URL."""
+        if self.server is None:
+            raise RuntimeError("the runtime is not started")
+        return self.server.url
+
+    async def start(self, session: SessionEngine) -> None:
+        """Open the devices and the server, build the call of ``session`` and connect it."""
+        self.session = session
+        for url in self.device_urls:
+            self.devices[url] = await open_device(url, self.simulators)
+        self.manager = DeviceManager(self.devices.values())
+        self._unsubscribe.append(self.manager.subscribe(self._on_device_event))
+        self._unsubscribe.append(DeviceSessionBridge(session).attach(self.manager.subscribe))
+        self._unsubscribe.append(session.subscribe(self._on_session_event))
+        self.server = await start_embedded(self.store, host=self.host, port=self.port,
+                                           public_url=self.public_url)
+        self.say(tr("runtime.server", url=self.server.url))
+        self.call = StationCall(self._sources(), ice_servers=self.ice_servers, hub=self.hub,
+                                context=self.context())
+        self.call.subscribe(self._on_call_event)
+        self.manager.start()
+        self.client = SignalingClient(self.server.url, session.id, self.server.station_key,
+                                      self.call)
+        self._client_task = asyncio.create_task(self.client.run(), name="signaling client")
+
+    def _camera(self, name: str) -> CameraDevice | None:
+        for url, device in self.devices.items():
+            if isinstance(device, CameraDevice) and (
+                    device.camera.exam.value == name or url == f"sim://{name}"):
+                return device
+        return None
+
+    def _sources(self) -> dict[str, Any]:
+        size = VIDEO_SIZE
+        sources: dict[str, Any] = {}
+        room = self._camera("room")
+        if room is not None:
+            sources["room"] = _WaitingCameraTrack(room.camera, *size)
+        for exam in EXAMS:
+            device = self._camera(exam)
+            if device is not None:
+                self._exam_tracks[exam] = _WaitingCameraTrack(device.camera, *size)
+        if self._exam_tracks:
+            self.exam = "otoscope" if "otoscope" in self._exam_tracks else next(
+                iter(self._exam_tracks))
+            sources["exam"] = self._exam_tracks[self.exam]
+        stethoscope = next((d for d in self.devices.values()
+                            if isinstance(d, StethoscopeDevice)), None)
+        if stethoscope is not None:
+            track = StethoscopeTrack()
+            sources["stethoscope"] = track
+            self._unsubscribe.append(stethoscope.add_listener(track.push))
+            self._unsubscribe.append(stethoscope.add_listener(self._on_audio_block))
+        self._tracks = [*sources.values(), *self._exam_tracks.values()]
+        return sources
+
+    def invite(self) -> str:
+        """A new one-time link for the doctor to join this session."""
+        if self.server is None or self.session is None:
+            raise RuntimeError("the runtime is not started")
+        _, url = self.server.invitations.create(self.session.id)
+        return url
+
+    # --- the context sent on open ------------------------------------------------------
+
+    def context(self) -> dict[str, Any]:
+        """The resident's context for the doctor (contract ``context`` without ``type``)."""
+        assert self.session is not None
+        resident = self.session.resident
+        person: dict[str, Any] = {}
+        if resident is not None:
+            identity = resident.identity
+            person = {"name": identity.display_name(),
+                      "age": _age(identity.birth_date, datetime.now(UTC).date()),
+                      "sex": identity.sex.value}
+            shareable = identity.shareable_ins()
+            if shareable is not None:
+                person["ins"] = shareable[0]
+        history, reports = ([], []) if resident is None else (
+            self._history(resident.id), self._reports(resident.id))
+        return {"resident": person, "nurse": self.session.nurse.display_name,
+                "station": self.station_name, "history": history, "reports": reports}
+
+    def _history(self, resident_id: int) -> list[dict[str, Any]]:
+        assert self.session is not None
+        rows = self.store.conn.execute(
+            "SELECT m.kind, m.value, m.unit, m.time_us FROM measurements m"
+            " JOIN sessions s ON s.id = m.session_id"
+            " WHERE s.resident_id = ? AND s.id != ? AND m.value IS NOT NULL"
+            " ORDER BY m.time_us DESC LIMIT ?",
+            (resident_id, self.session.id, HISTORY_LIMIT)).fetchall()
+        return [{"kind": kind, "value": value, "unit": unit,
+                 "time": from_microseconds(time_us).isoformat()}
+                for kind, value, unit, time_us in reversed(rows)
+                if kind != Kind.PLETH.value]
+
+    def _reports(self, resident_id: int) -> list[dict[str, Any]]:
+        assert self.session is not None
+        rows = self.store.conn.execute(
+            "SELECT e.time, s.act, e.data FROM session_events e"
+            " JOIN sessions s ON s.id = e.session_id"
+            " WHERE s.resident_id = ? AND s.id != ? AND e.type = 'transition'"
+            " AND json_extract(e.data, '$.state') = 'sent' ORDER BY e.id",
+            (resident_id, self.session.id)).fetchall()
+        return [{"time": from_text(time).isoformat(),
+                 "title": tr(f"runtime.act.{act}")}
+                for time, act, _ in rows]
+
+    # --- device → call -----------------------------------------------------------------
+
+    def _on_session_event(self, event: SessionEvent) -> None:
+        if event.type == "measurement" and self.call is not None:
+            measurement: Measurement = event.data["measurement"]
+            self.call.send_measurement(measurement)
+
+    def _on_device_event(self, event: DeviceEvent) -> None:
+        call = self.call
+        if call is None:
+            return
+        if event.kind is EventKind.WAVEFORM and event.waveform is not None:
+            chunk = event.waveform
+            if chunk.kind is Kind.PLETH:
+                call.send_waveform("pleth", chunk.sample_rate_hz, chunk.start, chunk.samples)
+        elif event.kind is EventKind.BATTERY and event.battery_percent is not None:
+            call.send_vitals({"type": "battery", "url": event.url,
+                              "percent": event.battery_percent})
+        elif event.kind in (EventKind.CONNECTED, EventKind.LOST, EventKind.UNAVAILABLE):
+            call.send_vitals({"type": "device", "url": event.url, "state": event.kind.value,
+                              "detail": event.detail})
+            if event.kind is EventKind.CONNECTED:
+                self.say(tr("runtime.device", url=event.url, detail=event.detail))
+
+    def _on_audio_block(self, block: AudioBlock) -> None:
+        """Stethoscope envelope for drawing: |x| peak per 5 ms bin, sent every 100 ms."""
+        samples = np.abs(block.samples.astype(np.float32))
+        if block.samples.dtype == np.int16:
+            samples /= 32768.0
+        usable = len(samples) - len(samples) % PHONO_BIN
+        if self._phono_start is None:
+            self._phono_start = datetime.now(UTC)
+        if usable:
+            self._phono.extend(samples[:usable].reshape(-1, PHONO_BIN).max(axis=1).tolist())
+        if len(self._phono) >= PHONO_BLOCKS * (960 // PHONO_BIN) and self.call is not None:
+            self.call.send_waveform("phono", SAMPLE_RATE / PHONO_BIN, self._phono_start,
+                                    self._phono)
+            self._phono, self._phono_start = [], None
+
+    # --- call → session ------------------------------------------------------------
+
+    def _on_call_event(self, event: CallEvent) -> None:
+        session = self.session
+        if session is None or self._stopped:
+            return
+        if isinstance(event, StateChanged):
+            self._on_state(session, event)
+        elif isinstance(event, ReportDraftReceived):
+            message = event.message
+            data = {"fields": message.get("fields", {}), "revision": message.get("revision"),
+                    "author": message.get("author", "doctor")}
+            self.records.record_event(session.id, "report_draft", utc_now(),
+                                      self._doctor_actor(), data)
+            self.say(tr("runtime.report_draft", revision=data["revision"]))
+        elif isinstance(event, ControlReceived):
+            message = event.message
+            if message.get("type") == "switch-exam" and message.get("exam") in self._exam_tracks:
+                self.switch_exam(str(message["exam"]))
+
+    def _on_state(self, session: SessionEngine, event: StateChanged) -> None:
+        now = utc_now()
+        if event.state is CallState.CONNECTED:
+            self._connected_once.set()
+            if self._dropped_at is not None:
+                began, self._dropped_at = self._dropped_at, None
+                seconds = (now - began).total_seconds()
+                session.record_incident("call_restored", tr(
+                    "runtime.call_restored", start=began.isoformat(), end=now.isoformat(),
+                    seconds=format_number(f"{seconds:.1f}")), actor="call")
+            # Tell the console which exam camera it shows, once ``control`` is open
+            # (it opens just after the connection; send_control drops it before).
+            asyncio.get_running_loop().call_later(EXAM_ANNOUNCE_DELAY, self._announce_exam)
+            self.say(tr("runtime.call_connected"))
+        elif event.state is CallState.RECONNECTING and self._dropped_at is None \
+                and self._connected_once.is_set():
+            self._dropped_at = now
+            session.record_incident("call_dropped", tr(
+                "runtime.call_dropped", start=now.isoformat(), reason=event.reason),
+                actor="call")
+            self.say(tr("runtime.call_reconnecting", reason=event.reason))
+        elif event.state is CallState.ENDED:
+            self.say(tr("runtime.call_ended", reason=event.reason))
+
+    def _announce_exam(self) -> None:
+        if self.call is not None and not self._stopped:
+            self.call.send_control({"type": "switch-exam", "exam": self.exam})
+
+    def _doctor_actor(self) -> str:
+        assert self.session is not None
+        row = self.store.conn.execute(
+            "SELECT doctor_rpps FROM invitations WHERE session_id = ? AND used_at IS NOT NULL"
+            " ORDER BY used_at DESC LIMIT 1", (self.session.id,)).fetchone()
+        return f"rpps:{row[0]}" if row and row[0] else "doctor"
+
+    # --- actions ---------------------------------------------------------------------
+
+    def switch_exam(self, exam: str) -> None:
+        """Show the otoscope or the dermatoscope on the ``exam`` stream."""
+        if exam not in self._exam_tracks or self.call is None or exam == self.exam:
+            return
+        self.exam = exam
+        self.call.replace_exam(self._exam_tracks[exam])
+        self.call.send_control({"type": "switch-exam", "exam": exam})
+
+    async def take_snapshot(self, exam: str) -> StoredSnapshot:
+        """A full-resolution still of ``exam``: stored first, then sent to the doctor."""
+        device = self._camera(exam)
+        if device is None or self.session is None:
+            raise RuntimeError(f"no {exam} camera")
+        camera = device.camera
+        async with asyncio.timeout(CAMERA_WAIT):
+            while not camera.running:  # the device manager starts it
+                await asyncio.sleep(CAMERA_POLL)
+        still = await camera.snapshot_async()
+        stored = await asyncio.to_thread(self.snapshots.add, self.session.id, still,
+                                         self.session.nurse.login)
+        self.say(tr("runtime.snapshot", exam=stored.exam, path=str(stored.path)))
+        if self.call is not None and self.call.state is CallState.CONNECTED:
+            png = await asyncio.to_thread(stored.path.read_bytes)
+            await self.call.send_snapshot(png, {
+                "name": stored.path.name, "exam": stored.exam, "width": still.info.width,
+                "height": still.info.height, "sha256": stored.file_sha256})
+            self.say(tr("runtime.snapshot_sent", sha256=stored.file_sha256[:12]))
+        return stored
+
+    def snapshot_when_connected(self, exam: str, delay: float = 3.0) -> None:
+        """Once the doctor is connected, wait ``delay`` seconds and take one snapshot."""
+        async def later() -> None:
+            await self._connected_once.wait()
+            await asyncio.sleep(delay)
+            try:
+                await self.take_snapshot(exam)
+            except Exception:  # a failed still must not stop the station
+                log.exception("automatic snapshot failed")
+
+        self._tasks.add(task := asyncio.create_task(later()))
+        task.add_done_callback(self._tasks.discard)
+
+    # --- stopping ----------------------------------------------------------------------
+
+    async def stop(self, reason: str = "") -> None:
+        """End the call and everything under it; record that the station stopped."""
+        if self._stopped:
+            return
+        if self.session is not None:
+            self.session.record_incident("station_stopped",
+                                         reason or tr("runtime.stopped_detail"), actor="station")
+        self._stopped = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self.call is not None:
+            await self.call.close("station stopped")
+        if self.client is not None:
+            await self.client.close()
+        if self._client_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._client_task, 5.0)
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        for track in self._tracks:
+            track.stop()
+        if self.manager is not None:
+            await self.manager.stop()
+        if self.simulators is not None:
+            await self.simulators.close()
+        if self.server is not None:
+            await self.server.stop()
+        if self._owns_store:
+            self.store.close()
+        self.say(tr("runtime.stopped"))
