@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 from aiortc import RTCIceServer
-from av import VideoFrame
 
 from devices.audio.block import SAMPLE_RATE, AudioBlock
 from devices.device import Device, DeviceEvent, EventKind
@@ -80,20 +79,6 @@ def _age(born: date, today: date) -> int:
 
 def _quiet(_: str) -> None:
     return None
-
-
-class _WaitingCameraTrack(CameraTrack):
-    """A :class:`CameraTrack` that waits for its camera to run before reading it.
-
-    ``CameraTrack.recv`` ends the track for good on any camera error, also
-    "not running yet": a call that connects before the device manager has
-    started the camera would never show video. Waiting here avoids that.
-    """
-
-    async def recv(self) -> VideoFrame:
-        while not self.camera.running and self.readyState == "live":
-            await asyncio.sleep(CAMERA_POLL)
-        return await super().recv()
 
 
 class StationRuntime:
@@ -182,11 +167,11 @@ class StationRuntime:
         sources: dict[str, Any] = {}
         room = self._camera("room")
         if room is not None:
-            sources["room"] = _WaitingCameraTrack(room.camera, *size)
+            sources["room"] = CameraTrack(room.camera, *size)
         for exam in EXAMS:
             device = self._camera(exam)
             if device is not None:
-                self._exam_tracks[exam] = _WaitingCameraTrack(device.camera, *size)
+                self._exam_tracks[exam] = CameraTrack(device.camera, *size)
         if self._exam_tracks:
             self.exam = "otoscope" if "otoscope" in self._exam_tracks else next(
                 iter(self._exam_tracks))

@@ -563,7 +563,7 @@ function renderContext(ctx) {
   state.context = ctx;
   const r = ctx.resident || {};
   $("resident-name").textContent = r.name || "Résident";
-  $("resident-initials").textContent = (r.name || "?").split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+  $("resident-initials").textContent = (r.name || "?").replace(/\([^)]*\)/g, " ").split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
   const meta = $("resident-meta");
   meta.replaceChildren();
   if (r.age != null) meta.append(el("span", {}, `${r.age} ans`));

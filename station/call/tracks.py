@@ -36,6 +36,7 @@ VIDEO_CLOCK_RATE = 90_000  # RTP clock of every video codec
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_RATE)
 AUDIO_TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 BLOCK_SECONDS = BLOCK_FRAMES / SAMPLE_RATE
+CAMERA_RETRY_SECONDS = 0.1  # how often a track looks again at a camera that is not running
 
 
 def _to_video_frame(frame: Frame, width: int, height: int) -> VideoFrame:
@@ -53,7 +54,9 @@ class CameraTrack(MediaStreamTrack):
     than the last one sent and returns the newest available, so frames the
     encoder had no time for are skipped. ``pts`` comes from the capture
     time on the 90 kHz clock, so the receiver plays frames at the pace they
-    were taken. The camera is started and stopped by its owner, not here.
+    were taken. The camera is started and stopped by its owner, not here:
+    while it is not running (not started yet, or lost and being reconnected
+    by the device manager) the track waits, and the call carries on.
     """
 
     kind = "video"
@@ -69,13 +72,7 @@ class CameraTrack(MediaStreamTrack):
 
     async def recv(self) -> VideoFrame:
         """The next (newest) camera frame as a ``VideoFrame``; ends when the camera stops."""
-        if self.readyState != "live":
-            raise MediaStreamError
-        try:
-            frame = await self.camera.next_frame(after=self._sequence)
-        except DeviceError as error:
-            self.stop()
-            raise MediaStreamError(str(error)) from error
+        frame = await self._next_frame()
         self._sequence = frame.sequence
         video = await asyncio.to_thread(_to_video_frame, frame, self.width, self.height)
         if self._origin is None:
@@ -87,6 +84,17 @@ class CameraTrack(MediaStreamTrack):
         video.pts = pts
         video.time_base = VIDEO_TIME_BASE
         return video
+
+    async def _next_frame(self) -> Frame:
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            if self.camera.running:
+                try:
+                    return await self.camera.next_frame(after=self._sequence)
+                except DeviceError:
+                    pass  # lost mid-wait: the device manager restarts it, the call goes on
+            await asyncio.sleep(CAMERA_RETRY_SECONDS)
 
 
 class BlockAudioTrack(MediaStreamTrack):
