@@ -144,8 +144,10 @@ class StationRuntime:
         self._unsubscribe.append(self.manager.subscribe(self._on_device_event))
         self._unsubscribe.append(DeviceSessionBridge(session).attach(self.manager.subscribe))
         self._unsubscribe.append(session.subscribe(self._on_session_event))
+        browser_ice = [{"urls": server.urls, "username": server.username,
+                        "credential": server.credential} for server in self.ice_servers]
         self.server = await start_embedded(self.store, host=self.host, port=self.port,
-                                           public_url=self.public_url)
+                                           public_url=self.public_url, ice_servers=browser_ice)
         self.say(tr("runtime.server", url=self.server.url))
         self.call = StationCall(self._sources(), ice_servers=self.ice_servers, hub=self.hub,
                                 context=self.context())

@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -83,10 +84,12 @@ async def start_server(app: web.Application, host: str = "127.0.0.1", port: int 
 
 async def start_embedded(store: Store, *, host: str = "127.0.0.1", port: int = 0,
                          public_url: str = "", station_key: str | None = None,
-                         web_root: Path = DEFAULT_WEB_ROOT) -> RunningServer:
+                         web_root: Path = DEFAULT_WEB_ROOT,
+                         ice_servers: list[dict[str, Any]] | None = None) -> RunningServer:
     """The station's own server, with a fresh station key unless one is given."""
     key = station_key or secrets.token_urlsafe(32)
-    app = create_app(store, station_key=key, public_url=public_url, web_root=web_root)
+    app = create_app(store, station_key=key, public_url=public_url, web_root=web_root,
+                     ice_servers=ice_servers)
     return await start_server(app, host, port)
 
 

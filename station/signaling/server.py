@@ -75,6 +75,7 @@ class SignalingState:
     web_root: Path
     allowed_origins: set[str]
     explicit_origins: bool
+    ice_servers: list[dict[str, Any]] = field(default_factory=list)
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
     @property
@@ -167,6 +168,12 @@ def _new_socket(state: SignalingState) -> web.WebSocketResponse:
     return ws
 
 
+async def console_config(request: web.Request) -> web.Response:
+    """``/api/config``: what the console needs before its call (STUN/TURN servers)."""
+    return web.json_response({"iceServers": request.app[STATE].ice_servers},
+                             headers={"Cache-Control": "no-store"})
+
+
 async def doctor_socket(request: web.Request) -> web.StreamResponse:
     """``/ws/doctor?ticket=``: one socket per ticket, into the ticket's room."""
     state = request.app[STATE]
@@ -211,13 +218,16 @@ async def _close_sockets(app: web.Application) -> None:
 def create_app(store: Store, *, station_key: str, public_url: str = "",
                allowed_origins: set[str] | None = None,
                web_root: Path = DEFAULT_WEB_ROOT, clock: Clock = utc_now,
-               rooms: RoomRegistry | None = None) -> web.Application:
+               rooms: RoomRegistry | None = None,
+               ice_servers: list[dict[str, Any]] | None = None) -> web.Application:
     """The signaling application over ``store``.
 
     ``public_url`` is where doctors' browsers reach this server; empty, it is
     set by :func:`station.signaling.runner.start_server` once bound.
     ``allowed_origins`` default to the public URL's origin. ``clock`` dates
     invitations (tests move it); ``rooms`` defaults to an in-memory registry.
+    ``ice_servers`` (browser format: ``{"urls", "username", "credential"}``)
+    are handed to consoles by ``GET /api/config``.
     """
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     state = SignalingState(
@@ -226,12 +236,14 @@ def create_app(store: Store, *, station_key: str, public_url: str = "",
         station_key=station_key, web_root=Path(web_root),
         allowed_origins={origin_of(o) for o in allowed_origins or ()},
         explicit_origins=allowed_origins is not None,
+        ice_servers=list(ice_servers or ()),
     )
     if public_url:
         state.set_public_url(public_url)
     app[STATE] = state
     app.router.add_get("/join/{token}", join_page)
     app.router.add_post("/api/join/{token}", join_api)
+    app.router.add_get("/api/config", console_config)
     app.router.add_get("/ws/doctor", doctor_socket)
     app.router.add_get("/ws/station/{session_id}", station_socket)
     if state.web_root.is_dir():

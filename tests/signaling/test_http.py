@@ -135,3 +135,11 @@ def test_a_foreign_origin_is_refused(store: Store) -> None:
                                    headers={"Origin": h.url}) as response:
                 assert response.status == 200
     run(body)
+
+
+def test_the_console_gets_its_ice_servers(store: Store) -> None:
+    async def body() -> None:
+        async with serving(store) as h, h.http.get(f"{h.url}/api/config") as response:
+            assert response.status == 200
+            assert await response.json() == {"iceServers": []}
+    run(body)
