@@ -246,6 +246,14 @@ class StationRuntime:
         if event.type == "measurement" and self.call is not None:
             measurement: Measurement = event.data["measurement"]
             self.call.send_measurement(measurement)
+        elif (event.type == "transition" and event.data.get("state") == "stopped"
+              and self.call is not None):
+            # Consent withdrawn (or the act abandoned) during the call: media
+            # ends at once. The session has already recorded why.
+            reason = str(event.data.get("decision") or event.data.get("reason") or "stopped")
+            task = asyncio.get_running_loop().create_task(self.call.close(reason))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _on_device_event(self, event: DeviceEvent) -> None:
         call = self.call
@@ -403,6 +411,9 @@ class StationRuntime:
             track.stop()
         if self.manager is not None:
             await self.manager.stop()
+        for device in self.devices.values():  # cameras own worker threads: make sure
+            if isinstance(device, CameraDevice):
+                await asyncio.to_thread(device.camera.stop)
         if self.simulators is not None:
             await self.simulators.close()
         if self.server is not None:

@@ -177,7 +177,17 @@ class Camera:
         self.stop()
 
     async def __aenter__(self) -> Camera:
-        await asyncio.to_thread(self.start)
+        starting = asyncio.ensure_future(asyncio.to_thread(self.start))
+        try:
+            await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            # Cancelled while the worker thread was being started (painting a
+            # simulated scene takes seconds): let the start finish, then stop,
+            # or the worker would outlive everyone and abort the interpreter.
+            with contextlib.suppress(Exception):
+                await starting
+            await asyncio.to_thread(self.stop)
+            raise
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
