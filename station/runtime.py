@@ -388,16 +388,7 @@ class StationRuntime:
 
     # --- stopping ----------------------------------------------------------------------
 
-    async def stop(self, reason: str = "") -> None:
-        """End the call and everything under it; record that the station stopped."""
-        if self._stopped:
-            return
-        if self.session is not None:
-            self.session.record_incident("station_stopped",
-                                         reason or tr("runtime.stopped_detail"), actor="station")
-        self._stopped = True
-        for task in list(self._tasks):
-            task.cancel()
+    async def _end_call(self) -> None:
         if self.call is not None:
             await self.call.close("station stopped")
         if self.client is not None:
@@ -409,6 +400,8 @@ class StationRuntime:
             unsubscribe()
         for track in self._tracks:
             track.stop()
+
+    async def _stop_devices(self) -> None:
         if self.manager is not None:
             await self.manager.stop()
         for device in self.devices.values():  # cameras own worker threads: make sure
@@ -416,6 +409,19 @@ class StationRuntime:
                 await asyncio.to_thread(device.camera.stop)
         if self.simulators is not None:
             await self.simulators.close()
+
+    async def stop(self, reason: str = "") -> None:
+        """End the call and everything under it; record that the station stopped."""
+        if self._stopped:
+            return
+        if self.session is not None:
+            self.session.record_incident("station_stopped",
+                                         reason or tr("runtime.stopped_detail"), actor="station")
+        self._stopped = True
+        for task in list(self._tasks):
+            task.cancel()
+        await self._end_call()
+        await self._stop_devices()
         if self.server is not None:
             await self.server.stop()
         if self._owns_store:
