@@ -3,7 +3,10 @@
 ``sim://dermatoscope``, ``sim://otoscope`` and ``sim://room`` stand in for the
 USB cameras on the cart, for demos, tests and benchmarks. Each frame carries
 a clock (date, time to the millisecond, frame counter) burned into its top
-left corner, so a frozen or stale stream is obvious to anyone watching.
+left corner, so a frozen or stale stream is obvious to anyone watching, and
+the same capture time as a machine-readable block code in its bottom left
+corner (:func:`burn_machine_clock`, read back by :func:`read_machine_clock`,
+e.g. by ``bench/call.py`` to measure glass-to-glass latency).
 
 Misbehaviour switches, settable while streaming (or as URL query, e.g.
 ``sim://otoscope?fps=5&fault=freeze``): ``freeze`` repeats the last frame
@@ -37,6 +40,19 @@ SCENES: dict[str, type[Scene]] = {
 CLOCK_ROWS = slice(16, 74)
 """Rows of every video frame holding the burned-in clock (with ``CLOCK_COLUMNS``)."""
 CLOCK_COLUMNS = slice(16, 1316)
+MACHINE_CLOCK_BLOCK = 32
+"""Side, in pixels of a 1920-wide frame, of one block of the machine-readable clock."""
+MACHINE_CLOCK_PER_LINE = 24
+MACHINE_CLOCK_LINES = 2
+MACHINE_CLOCK_MARGIN = 16
+MACHINE_CLOCK_ROWS = slice(VIDEO_HEIGHT - MACHINE_CLOCK_MARGIN
+                           - MACHINE_CLOCK_LINES * MACHINE_CLOCK_BLOCK - 8,
+                           VIDEO_HEIGHT - MACHINE_CLOCK_MARGIN + 8)
+"""Rows of every video frame holding the machine clock, with its 8 px grey border."""
+MACHINE_CLOCK_COLUMNS = slice(MACHINE_CLOCK_MARGIN - 8, MACHINE_CLOCK_MARGIN
+                                   + MACHINE_CLOCK_PER_LINE * MACHINE_CLOCK_BLOCK + 8)
+_GUARD_START = (1, 0, 1, 0)
+_GUARD_END = (0, 1, 1, 0)
 _FAULTS = ("freeze", "black", "drop")
 _painted: dict[tuple[str, int], Scene] = {}
 _painting = threading.Lock()
@@ -59,6 +75,98 @@ def burn_clock(image: Image, label: str, when: datetime, counter: int) -> None:
     image[CLOCK_ROWS, CLOCK_COLUMNS] = (24, 24, 24)
     cv2.putText(image, text, (CLOCK_COLUMNS.start + 14, CLOCK_ROWS.stop - 18),
                 cv2.FONT_HERSHEY_SIMPLEX, 1.1, (255, 255, 255), 2, cv2.LINE_AA)
+
+
+def _crc8(data: bytes) -> int:
+    """CRC-8, polynomial 0x07 (ATM), initial value 0."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def machine_clock_bits(millis: int) -> list[int]:
+    """The 48 blocks (1 white, 0 black) coding ``millis`` modulo 2**32.
+
+    Guard ``1010``, the 32 bits of the time (most significant first), its
+    CRC-8 (8 bits), guard ``0110``: read row by row, 24 blocks a row.
+    """
+    value = millis % (1 << 32)
+    data = value.to_bytes(4, "big")
+    word = (value << 8) | _crc8(data)
+    return [*_GUARD_START, *((word >> (39 - i)) & 1 for i in range(40)), *_GUARD_END]
+
+
+def burn_machine_clock(image: Image, millis: int) -> None:
+    """Stamp ``millis`` (e.g. capture time in Unix ms) as blocks in the bottom-left corner.
+
+    Two lines of 24 black/white blocks of ``MACHINE_CLOCK_BLOCK`` px (for a
+    1920-wide frame; scaled with the width) on a mid-grey border: they
+    survive scaling to 640x360 and lossy video coding. ``image`` is BGR.
+    """
+    scale: float = image.shape[1] / VIDEO_WIDTH
+    height = image.shape[0]
+
+    def px(value: float) -> int:
+        return round(value * scale)
+
+    top = height - px(MACHINE_CLOCK_MARGIN + MACHINE_CLOCK_LINES * MACHINE_CLOCK_BLOCK)
+    left = px(MACHINE_CLOCK_MARGIN)
+    border = px(8)
+    image[top - border:top + px(MACHINE_CLOCK_LINES * MACHINE_CLOCK_BLOCK) + border,
+          max(0, left - border):left + px(MACHINE_CLOCK_PER_LINE * MACHINE_CLOCK_BLOCK)
+          + border] = 128
+    for index, bit in enumerate(machine_clock_bits(millis)):
+        line, column = divmod(index, MACHINE_CLOCK_PER_LINE)
+        y0 = top + px(line * MACHINE_CLOCK_BLOCK)
+        x0 = left + px(column * MACHINE_CLOCK_BLOCK)
+        image[y0:top + px((line + 1) * MACHINE_CLOCK_BLOCK),
+              x0:left + px((column + 1) * MACHINE_CLOCK_BLOCK)] = 255 if bit else 0
+
+
+def read_machine_clock(image: Image) -> int | None:
+    """The milliseconds stamped by :func:`burn_machine_clock`, or None if unreadable.
+
+    ``image`` is a frame of any size with the 16:9 layout of the camera
+    (BGR or grey), e.g. after scaling and lossy coding. Each block is read
+    as the mean brightness of its central half, against the threshold
+    halfway between the guard blocks' black and white; a damaged code
+    (guards or CRC wrong, too little contrast) gives None.
+    """
+    grey = np.asarray(image, dtype=np.float32)
+    if grey.ndim == 3:
+        grey = grey.mean(axis=2)
+    scale = grey.shape[1] / VIDEO_WIDTH
+    block = MACHINE_CLOCK_BLOCK * scale
+    top = grey.shape[0] - (MACHINE_CLOCK_MARGIN + MACHINE_CLOCK_LINES * MACHINE_CLOCK_BLOCK) * scale
+    left = MACHINE_CLOCK_MARGIN * scale
+    levels = []
+    for index in range(MACHINE_CLOCK_LINES * MACHINE_CLOCK_PER_LINE):
+        line, column = divmod(index, MACHINE_CLOCK_PER_LINE)
+        cy, cx = top + (line + 0.5) * block, left + (column + 0.5) * block
+        half = max(block / 4, 0.5)
+        y0, y1 = round(cy - half), max(round(cy + half), round(cy - half) + 1)
+        x0, x1 = round(cx - half), max(round(cx + half), round(cx - half) + 1)
+        if y0 < 0 or x0 < 0 or y1 > grey.shape[0] or x1 > grey.shape[1]:
+            return None
+        levels.append(float(grey[y0:y1, x0:x1].mean()))
+    guards = [*_GUARD_START, *_GUARD_END]
+    guard_levels = [*levels[:4], *levels[-4:]]
+    white = [v for g, v in zip(guards, guard_levels, strict=True) if g]
+    black = [v for g, v in zip(guards, guard_levels, strict=True) if not g]
+    if min(white) - max(black) < 40:
+        return None
+    threshold = (min(white) + max(black)) / 2
+    bits = [1 if level > threshold else 0 for level in levels]
+    if tuple(bits[:4]) != _GUARD_START or tuple(bits[-4:]) != _GUARD_END:
+        return None
+    word = 0
+    for bit in bits[4:44]:
+        word = (word << 1) | bit
+    value, crc = word >> 8, word & 0xFF
+    return value if _crc8(value.to_bytes(4, "big")) == crc else None
 
 
 def _label_still(image: Image, label: str, when: datetime) -> None:
@@ -148,7 +256,9 @@ class SimulatedCamera:
             image = np.zeros((VIDEO_HEIGHT, VIDEO_WIDTH, 3), np.uint8)
         else:
             image = self._live().frame(time.monotonic() - self._start)
-            burn_clock(image, self._label, datetime.now().astimezone(), self._count)
+            now = datetime.now().astimezone()
+            burn_clock(image, self._label, now, self._count)
+            burn_machine_clock(image, round(now.timestamp() * 1000))
         self._count += 1
         self._last = image
         return image
