@@ -239,6 +239,10 @@ class BleSimulator:
         await self._send(sent, channel.sends)
 
     async def _send(self, sent: Sent, sends: Property) -> None:
+        # Logged before it goes on the air: an indication reaches the central
+        # before its confirmation returns here, so a log written afterwards
+        # could miss what a reader already has (and is lost if we are stopped).
+        self._sent.append(sent)
         try:
             if sends is Property.NOTIFY:
                 await self.peripheral.notify(sent.characteristic, sent.data)
@@ -248,8 +252,6 @@ class BleSimulator:
             # The link went while sending (a drop); the device keeps running.
             logger.warning("%s %s: could not send on %s", self.kind, self.address,
                            sent.channel, exc_info=True)
-            return
-        self._sent.append(sent)
 
     async def _set_battery(self, level: int) -> None:
         data = encode_reading(BatteryLevel(level))
