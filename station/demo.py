@@ -48,6 +48,7 @@ DEMO_DEVICE_URLS = (
 EXPECTED_KINDS = {Kind.SPO2, Kind.PULSE_RATE, Kind.BODY_TEMPERATURE, Kind.SYSTOLIC,
                   Kind.DIASTOLIC, Kind.BODY_WEIGHT}
 EXAM_SECONDS = 30.0
+READY_TIMEOUT = 30.0  # the link is handed out once the cameras show pictures
 
 
 def demo_home() -> Path:
@@ -243,6 +244,7 @@ async def _serve_live(runtime: StationRuntime, session: SessionEngine) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await runtime.start(session)
+        await runtime.wait_cameras_ready(READY_TIMEOUT)
         url = runtime.invite()
         print(tr("demo.live.waiting"))
         print(f"DOCTOR-LINK {url}", flush=True)

@@ -157,6 +157,19 @@ class StationRuntime:
                                       self.call)
         self._client_task = asyncio.create_task(self.client.run(), name="signaling client")
 
+    async def wait_cameras_ready(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until every camera delivers frames, so a doctor
+        who opens the link at once sees pictures; False if one is still not ready."""
+        cameras = [d.camera for d in self.devices.values() if isinstance(d, CameraDevice)]
+        try:
+            async with asyncio.timeout(timeout):
+                while not all(camera.running and camera.latest is not None
+                              for camera in cameras):
+                    await asyncio.sleep(CAMERA_POLL)
+        except TimeoutError:
+            return False
+        return True
+
     def _camera(self, name: str) -> CameraDevice | None:
         for url, device in self.devices.items():
             if isinstance(device, CameraDevice) and (
