@@ -40,12 +40,8 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import argparse
 import json
 import os
-import queue
-import signal
 import statistics
-import subprocess
 import tempfile
-import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -57,6 +53,7 @@ from devices.camera.simulator import (
     MACHINE_CLOCK_MARGIN,
     MACHINE_CLOCK_PER_LINE,
 )
+from station.headless import HeadlessStation
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -211,60 +208,25 @@ STATS_JS = """async () => {
 }"""
 
 
-class Station:
-    """One ``station demo --wait-for-doctor`` subprocess, its output drained by a thread."""
+class Station(HeadlessStation):
+    """The headless station, optionally patched to send another video size."""
 
     def __init__(self, home: Path, video_size: tuple[int, int] | None) -> None:
-        env = {**os.environ, "STATION_HOME": str(home), "PYTHONUNBUFFERED": "1"}
         argv = ["demo", "--wait-for-doctor", "--port", "0"]
-        if video_size is None:
-            command = [str(STATION), *argv]
-        else:
+        command = [str(STATION), *argv]
+        if video_size is not None:
             command = [sys.executable, "-c",
                        "import sys, station.runtime as r; "
                        f"r.VIDEO_SIZE = {tuple(video_size)!r}; "
                        "from station.cli.main import entry; "
                        f"sys.argv = ['station', *{argv!r}]; sys.exit(entry())"]
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, encoding="utf-8")
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.link = self._wait_line("DOCTOR-LINK ").split(" ", 1)[1].strip()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-            self._queue.put(line)
-
-    def _wait_line(self, prefix: str) -> str:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=0.5)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    break
-                continue
-            if line.startswith(prefix):
-                return line
-        self.stop()
-        raise RuntimeError(f"no {prefix!r} line; output:\n" + "\n".join(self.lines[-30:]))
+        super().__init__(home, command, timeout=TIMEOUT)
 
     def cpu_seconds(self) -> float:
         """utime + stime of the station process so far (all its threads)."""
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -15,18 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import queue
-import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from station.headless import HeadlessStation
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -64,40 +63,13 @@ STATS_JS = """async ([testid, kind]) => {
 }"""
 
 
-class Station:
-    """The ``station demo --wait-for-doctor`` subprocess and its output, line by line."""
+class Station(HeadlessStation):
+    """The headless station of these tests, with a read-only view of its store."""
 
     def __init__(self, home: Path) -> None:
-        self.home = home
+        super().__init__(home, timeout=TIMEOUT)
         self.store_path = home / "demo" / "station.sqlite3"
-        env = {**os.environ, "STATION_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(
-            [str(STATION), "demo", "--wait-for-doctor", "--port", "0"], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8")
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.link = self._wait_line("DOCTOR-LINK ").split(" ", 1)[1].strip()
         self.session_id = self.query("SELECT id FROM sessions ORDER BY created_at DESC")[0][0]
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-            self._queue.put(line)
-
-    def _wait_line(self, prefix: str) -> str:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=0.5)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    break
-                continue
-            if line.startswith(prefix):
-                return line
-        raise AssertionError(f"no {prefix!r} line; output:\n" + "\n".join(self.lines))
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         conn = sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=10)
@@ -114,10 +86,6 @@ class Station:
     def incidents(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events("incident") if e.get("kind") == kind]
 
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=TIMEOUT)
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
