@@ -201,9 +201,17 @@ CREATE TRIGGER invitations_fixed BEFORE UPDATE OF token_sha256, session_id, crea
 BEGIN SELECT RAISE(ABORT, 'invitation: token, session and validity are never rewritten'); END;
 """ + _never_deleted("invitations")
 
+# Filled in by the report work (issue 6): report versions, immutable once validated.
+_V4 = ""
+
+# Filled in by the outbox work (issue 6): deliveries and their history.
+_V5 = ""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, residents, sessions, clinical facts, audit trail", _V1),
     Migration(2, "exam camera snapshots (lossless files, metadata and hashes)", _V2),
     Migration(3, "one-time invitations of remote doctors (token digests only)", _V3),
+    Migration(4, "report versions (immutable once validated)", _V4),
+    Migration(5, "outbox: one delivery per recipient, with its history", _V5),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
