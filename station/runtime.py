@@ -33,10 +33,12 @@ from devices.manager import DeviceManager
 from devices.measurement import Kind, Measurement
 from devices.media import CameraDevice, StethoscopeDevice
 from station.call import (
+    AudioOnlyChanged,
     CallEvent,
     CallState,
     CameraTrack,
     ControlReceived,
+    LinkPolicy,
     ReportDraftReceived,
     SignalingClient,
     StateChanged,
@@ -123,6 +125,7 @@ class StationRuntime:
         self._phono: list[float] = []
         self._phono_start: datetime | None = None
         self._dropped_at: datetime | None = None
+        self._video_stopped_at: datetime | None = None
         self._connected_once = asyncio.Event()
         self._stopped = False
 
@@ -150,7 +153,7 @@ class StationRuntime:
                                            public_url=self.public_url, ice_servers=browser_ice)
         self.say(tr("runtime.server", url=self.server.url))
         self.call = StationCall(self._sources(), ice_servers=self.ice_servers, hub=self.hub,
-                                context=self.context())
+                                context=self.context(), link_policy=LinkPolicy())
         self.call.subscribe(self._on_call_event)
         self.manager.start()
         self.client = SignalingClient(self.server.url, session.id, self.server.station_key,
@@ -308,6 +311,8 @@ class StationRuntime:
             return
         if isinstance(event, StateChanged):
             self._on_state(session, event)
+        elif isinstance(event, AudioOnlyChanged):
+            self._on_audio_only(session, event)
         elif isinstance(event, ReportDraftReceived):
             message = event.message
             data = {"fields": message.get("fields", {}), "revision": message.get("revision"),
@@ -343,6 +348,28 @@ class StationRuntime:
             self.say(tr("runtime.call_reconnecting", reason=event.reason))
         elif event.state is CallState.ENDED:
             self.say(tr("runtime.call_ended", reason=event.reason))
+
+    def _on_audio_only(self, session: SessionEngine, event: AudioOnlyChanged) -> None:
+        """A person's choice is a session event; the link stopping video is an incident."""
+        now = utc_now()
+        if event.on:
+            self.say(tr("runtime.audio_only_on", cause=tr(f"runtime.cause.{event.cause}")))
+        else:
+            self.say(tr("runtime.audio_only_off"))
+        if event.cause == "link" and event.on:
+            self._video_stopped_at = now
+            session.record_incident("video_stopped", tr("runtime.video_stopped",
+                                                         start=now.isoformat()), actor="call")
+        elif not event.on and self._video_stopped_at is not None:
+            began, self._video_stopped_at = self._video_stopped_at, None
+            seconds = (now - began).total_seconds()
+            session.record_incident("video_resumed", tr(
+                "runtime.video_resumed", start=began.isoformat(), end=now.isoformat(),
+                seconds=format_number(f"{seconds:.1f}")), actor="call")
+        else:
+            actor = self._doctor_actor() if event.cause == "doctor" else session.nurse.login
+            self.records.record_event(session.id, "audio_only", now, actor,
+                                      {"on": event.on, "cause": event.cause})
 
     def _announce_exam(self) -> None:
         if self.call is not None and not self._stopped:

@@ -288,10 +288,22 @@ function layoutVideos() {
   $("stage").dataset.main = state.mainVideo;
 }
 
-function setAudioOnlyUi(on) {
+const AUDIO_ONLY_CAUSES = {
+  nurse: "demandé par l’infirmier·e",
+  link: "réseau trop faible, la station a suspendu la vidéo",
+  doctor: "à votre demande",
+};
+
+function setAudioOnlyUi(on, cause) {
   state.audioOnly = !!on;
   $("audio-only").setAttribute("aria-pressed", String(state.audioOnly));
   $("audio-only-cover").hidden = !state.audioOnly;
+  const detail = $("audio-only-detail");
+  if (cause && detail) {
+    detail.textContent = cause === "link"
+      ? "Réseau trop faible : la station a suspendu la vidéo pour préserver le son, le stéthoscope et les mesures. Elle la rétablira d’elle-même quand le réseau le permettra."
+      : "La vidéo est suspendue pour préserver le son.";
+  }
 }
 
 function setExamUi(exam) {
@@ -948,7 +960,13 @@ function handleControl(msg) {
   if (msg && msg.type === "heartbeat") return;  // liveness only
   log("in", "control", msg);
   switch (msg && msg.type) {
-    case "audio-only": setAudioOnlyUi(!!msg.on); toast(msg.on ? "Passage en audio seul." : "Vidéo rétablie."); break;
+    case "audio-only": {
+      setAudioOnlyUi(!!msg.on, msg.cause);
+      const why = AUDIO_ONLY_CAUSES[msg.cause] || "";
+      toast(msg.on ? `Passage en audio seul${why ? ` (${why})` : ""} : le son et les mesures continuent.`
+                   : "Vidéo rétablie.");
+      break;
+    }
     case "switch-exam": setExamUi(msg.exam); break;
     case "end": endCall("fin de l’appel par l’EHPAD", false); break;
     default: break;

@@ -9,6 +9,7 @@
 """
 
 from station.call.events import (
+    AudioOnlyChanged,
     CallEvent,
     CallListener,
     CallState,
@@ -17,13 +18,31 @@ from station.call.events import (
     ReportDraftReceived,
     StateChanged,
 )
+from station.call.link import LinkPolicy
 from station.call.loopback import allow_loopback_candidates
 from station.call.opus import StethoscopeOpusEncoder
 from station.call.peer import STREAMS, CallError, StationCall
 from station.call.signaling import SignalingClient
 from station.call.tracks import BlockAudioTrack, CameraTrack, StethoscopeTrack, TrackHub
 
-__all__ = ["STREAMS", "BlockAudioTrack", "CallError", "CallEvent", "CallListener", "CallState",
-           "CameraTrack", "ControlReceived", "RemoteTrack", "ReportDraftReceived",
-           "SignalingClient", "StateChanged", "StationCall", "StethoscopeOpusEncoder",
-           "StethoscopeTrack", "TrackHub", "allow_loopback_candidates"]
+__all__ = [
+    "STREAMS",
+    "AudioOnlyChanged",
+    "BlockAudioTrack",
+    "CallError",
+    "CallEvent",
+    "CallListener",
+    "CallState",
+    "CameraTrack",
+    "ControlReceived",
+    "LinkPolicy",
+    "RemoteTrack",
+    "ReportDraftReceived",
+    "SignalingClient",
+    "StateChanged",
+    "StationCall",
+    "StethoscopeOpusEncoder",
+    "StethoscopeTrack",
+    "TrackHub",
+    "allow_loopback_candidates",
+]

@@ -50,5 +50,13 @@ class RemoteTrack:
     track: MediaStreamTrack
 
 
-CallEvent = StateChanged | ReportDraftReceived | ControlReceived | RemoteTrack
+@dataclass(frozen=True, slots=True)
+class AudioOnlyChanged:
+    """Video stopped (``on``) or came back; ``cause`` is ``doctor``, ``nurse`` or ``link``."""
+
+    on: bool
+    cause: str
+
+
+CallEvent = StateChanged | ReportDraftReceived | ControlReceived | RemoteTrack | AudioOnlyChanged
 CallListener = Callable[[CallEvent], None]

@@ -36,6 +36,7 @@ from aiortc import (
 from devices.measurement import Measurement
 from station.call import messages
 from station.call.events import (
+    AudioOnlyChanged,
     CallEvent,
     CallListener,
     CallState,
@@ -44,6 +45,7 @@ from station.call.events import (
     ReportDraftReceived,
     StateChanged,
 )
+from station.call.link import Decision, LinkMonitor, LinkPolicy
 from station.call.opus import StethoscopeOpusEncoder, install_encoder
 from station.call.tracks import BlockAudioTrack, TrackHub
 
@@ -71,7 +73,8 @@ class StationCall:
     def __init__(self, sources: Mapping[str, MediaStreamTrack | None], *,
                  ice_servers: Sequence[RTCIceServer], hub: TrackHub | None = None,
                  context: Mapping[str, Any] | None = None, heartbeat_interval: float = 1.0,
-                 missed_heartbeats: int = 3) -> None:
+                 missed_heartbeats: int = 3, link_policy: LinkPolicy | None = None,
+                 link_interval: float = 2.0) -> None:
         self._sources: dict[str, MediaStreamTrack | None] = {name: sources.get(name)
                                                              for name in STREAMS}
         # Silence keeps the voice stream (and its msid) when there is no microphone.
@@ -89,12 +92,16 @@ class StationCall:
         self._channels: dict[str, RTCDataChannel] = {}
         self._backlog: deque[tuple[str, str]] = deque(maxlen=_BACKLOG)
         self._heartbeat: asyncio.Task[None] | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self.link_policy = link_policy
+        self.link_interval = link_interval
         self._last_heard: float | None = None
         self._heartbeat_seq = 0
         self._report_revision = 0
         self.report_revisions: list[dict[str, Any]] = []
         self.state = CallState.NEW
         self.audio_only = False
+        self.audio_only_cause: str | None = None
 
     # --- observation ---------------------------------------------------------
 
@@ -193,6 +200,10 @@ class StationCall:
         pc.on("track", lambda track: self._emit(RemoteTrack(track)))
         self._last_heard = None
         self._heartbeat = asyncio.create_task(self._beat(pc))
+        if self.link_policy is not None:
+            monitor = LinkMonitor(self.link_policy, self._watched_senders, self._video_on_by_link,
+                                  self._on_link_decision, self.link_interval)
+            self._monitor = asyncio.create_task(monitor.run(), name="link monitor")
         return pc
 
     def _proxy(self, source: MediaStreamTrack) -> MediaStreamTrack:
@@ -200,9 +211,10 @@ class StationCall:
 
     async def _teardown(self) -> None:
         pc, self._pc = self._pc, None
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            self._heartbeat = None
+        for task in (self._heartbeat, self._monitor):
+            if task is not None:
+                task.cancel()
+        self._heartbeat = self._monitor = None
         self._channels = {}
         self._senders = {}
         if pc is not None:
@@ -258,7 +270,7 @@ class StationCall:
                 self._last_heard = time.monotonic()
                 return
             if parsed["type"] == "audio-only":
-                self.set_audio_only(bool(parsed.get("on")))
+                self.set_audio_only(bool(parsed.get("on")), cause="doctor")
             self._emit(ControlReceived(parsed))
         elif parsed["type"] == "report-draft":
             self.report_revisions.append(parsed)
@@ -327,16 +339,43 @@ class StationCall:
 
     # --- media switches --------------------------------------------------------------
 
-    def set_audio_only(self, on: bool) -> None:
-        """Stop (or resume) both videos; sound and data channels go on."""
+    def set_audio_only(self, on: bool, cause: str = "nurse") -> None:
+        """Stop (or resume) both videos; sound and data channels go on.
+
+        ``cause`` is who decided: ``doctor``, ``nurse`` or ``link`` (the
+        station itself, the link being too poor for video). The doctor is
+        told of any choice that is not his own.
+        """
         if on == self.audio_only:
             return
         self.audio_only = on
+        self.audio_only_cause = cause if on else None
         for name in ("room", "exam"):
             self._replace(name, None if on else self._sources[name])
+        if cause != "doctor":
+            self._send("control", {"type": "audio-only", "on": on, "cause": cause}, keep=False)
+        self._emit(AudioOnlyChanged(on, cause))
         if self.state != CallState.NEW:
             self._emit(StateChanged(self.state, on, "audio only" if on else "video back"))
             self._announce_state()
+
+    # --- the link's own decisions --------------------------------------------------
+
+    def _video_on_by_link(self) -> bool | None:
+        """True while video flows, False while the link stopped it, None if a person did."""
+        if not self.audio_only:
+            return True
+        return False if self.audio_only_cause == "link" else None
+
+    def _watched_senders(self, video_on: bool) -> list[RTCRtpSender]:
+        names = ("room", "exam") if video_on else ("voice", "stethoscope")
+        return [self._senders[name] for name in names
+                if name in self._senders and self._senders[name].track is not None]
+
+    def _on_link_decision(self, decision: Decision) -> None:
+        if self.state != CallState.CONNECTED:
+            return
+        self.set_audio_only(decision is Decision.STOP_VIDEO, cause="link")
 
     def replace_exam(self, source: MediaStreamTrack | None) -> None:
         """Show another exam camera (otoscope ↔ dermatoscope) on the ``exam`` stream."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from aiortc.mediastreams import MediaStreamError
 from devices.audio import SimulatedStethoscope
 from devices.camera import open_camera
 from station.call.events import CallState, StateChanged
+from station.call.link import LinkPolicy
 from station.call.loopback import allow_loopback_candidates
 from station.call.messages import SnapshotAssembler
 from station.call.peer import StationCall
@@ -37,6 +39,8 @@ class Doctor:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[],
                                                      bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.heartbeat = heartbeat
+        self.loss = 0.0  # share of the station's RTP packets this doctor's network loses
+        self._rng = random.Random(7)
         self.video_frames: dict[int, int] = defaultdict(int)  # by transceiver index
         self.video_sizes: dict[int, tuple[int, int]] = {}
         self.audio_energy: dict[int, float] = defaultdict(float)
@@ -52,7 +56,20 @@ class Doctor:
         """Take the station's offer, return the answer SDP (candidates gathered)."""
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self._lose_packets(self.pc.getTransceivers()[0].receiver.transport)
         return str(self.pc.localDescription.sdp)
+
+    def _lose_packets(self, transport: Any) -> None:
+        """Drop ``loss`` of the incoming RTP before the receivers see it, like a poor link:
+        the receivers' own RTCP reports then tell the station about it."""
+        deliver = transport._handle_rtp_data
+
+        async def lossy(data: bytes, arrival_time_ms: int) -> None:
+            if self.loss and self._rng.random() < self.loss:
+                return
+            await deliver(data, arrival_time_ms)
+
+        transport._handle_rtp_data = lossy
 
     def _index(self, track: MediaStreamTrack) -> int:
         for index, transceiver in enumerate(self.pc.getTransceivers()):
@@ -138,7 +155,9 @@ class LoopbackCall:
 
 
 @contextlib.asynccontextmanager
-async def loopback_call(context: dict[str, Any] | None = None) -> AsyncIterator[LoopbackCall]:
+async def loopback_call(context: dict[str, Any] | None = None,
+                        link_policy: LinkPolicy | None = None,
+                        link_interval: float = 2.0) -> AsyncIterator[LoopbackCall]:
     """Room + otoscope simulators and a simulated stethoscope, connected to a doctor."""
     allow_loopback_candidates()
     room, exam = open_camera("sim://room"), open_camera("sim://otoscope")
@@ -146,7 +165,8 @@ async def loopback_call(context: dict[str, Any] | None = None) -> AsyncIterator[
         stethoscope = await SimulatedStethoscope.open()
         sources = {"room": CameraTrack(room), "exam": CameraTrack(exam),
                    "stethoscope": StethoscopeTrack(stethoscope)}
-        call = StationCall(sources, ice_servers=[], context=context)
+        call = StationCall(sources, ice_servers=[], context=context, link_policy=link_policy,
+                           link_interval=link_interval)
         loop_call = LoopbackCall(call, Doctor())
         call.subscribe(loop_call.events.append)
         call.subscribe(lambda e: loop_call.states.append(e) if isinstance(e, StateChanged)
