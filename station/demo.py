@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -209,7 +210,7 @@ def _write_report(home: Path, session: SessionEngine) -> Path:
 
 
 def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0,
-                  simulators: bool = True) -> int:
+                  simulators: bool = True, link_valid_s: float = 30 * 60) -> int:
     """``station demo --wait-for-doctor``: no window, a live call until SIGINT/SIGTERM.
 
     Prepares the session as the scripted demo does, starts the station
@@ -234,10 +235,11 @@ def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0
     session = _open_session(store)
     return asyncio.run(_serve_live(StationRuntime(
         store, host=host, port=port, device_urls=urls, simulators=simulators, say=print),
-        session))
+        session, timedelta(seconds=link_valid_s)))
 
 
-async def _serve_live(runtime: StationRuntime, session: SessionEngine) -> int:
+async def _serve_live(runtime: StationRuntime, session: SessionEngine,
+                      link_valid: timedelta) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -245,7 +247,7 @@ async def _serve_live(runtime: StationRuntime, session: SessionEngine) -> int:
     try:
         await runtime.start(session)
         await runtime.wait_cameras_ready(READY_TIMEOUT)
-        url = runtime.invite()
+        url = runtime.invite(link_valid)
         print(tr("demo.live.waiting"))
         print(f"DOCTOR-LINK {url}", flush=True)
         runtime.snapshot_when_connected("dermatoscope", delay=3.0)

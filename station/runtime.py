@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,7 @@ from station.clock import from_text, utc_now
 from station.device_bridge import DeviceSessionBridge
 from station.i18n import format_number, tr
 from station.session import SessionEngine
+from station.signaling.invitations import DEFAULT_TTL
 from station.signaling.runner import RunningServer, start_embedded
 from station.store.database import Store
 from station.store.measurements import from_microseconds
@@ -204,11 +205,11 @@ class StationRuntime:
         self._tracks = [*sources.values(), *self._exam_tracks.values()]
         return sources
 
-    def invite(self) -> str:
-        """A new one-time link for the doctor to join this session."""
+    def invite(self, valid_for: timedelta = DEFAULT_TTL) -> str:
+        """A new one-time link for the doctor to join this session, valid ``valid_for``."""
         if self.server is None or self.session is None:
             raise RuntimeError("the runtime is not started")
-        _, url = self.server.invitations.create(self.session.id)
+        _, url = self.server.invitations.create(self.session.id, valid_for)
         return url
 
     # --- the context sent on open ------------------------------------------------------

@@ -525,6 +525,8 @@ function setupChannel(ch) {
       startHeartbeat(ch);
     }
   };
+  // A channel may already be open when it is announced: "open" would never fire.
+  if (ch.readyState === "open") ch.onopen();
 }
 
 // The station declares the call "reconnecting" after 3 s without our heartbeat
@@ -646,6 +648,7 @@ function updateVital(m) {
   const has = m.value != null && Number.isFinite(Number(m.value));
   tile.dataset.value = has ? String(m.value) : "";
   tile.dataset.empty = String(!has);
+  tile.dataset.time = m.time || "";
   tile.querySelector(".vital-value").textContent = has ? fmtValue(m.value, m.decimals) : "—";
   if (m.unit) tile.querySelector(".vital-unit").textContent = unitOf(m.unit);
   const flags = tile.querySelector(".flags");

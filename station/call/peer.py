@@ -225,6 +225,10 @@ class StationCall:
             return  # a connection being replaced
         state = pc.connectionState
         if state == "connected":
+            # The watchdog starts now: a console that never sends a heartbeat is as
+            # silent as a vanished one (the contract has both sides send them).
+            if self._last_heard is None:
+                self._last_heard = time.monotonic()
             self._set_state(CallState.CONNECTED, "media flowing")
         elif state in ("failed", "closed", "disconnected") and self.state != CallState.NEW:
             self._set_state(CallState.RECONNECTING, f"connection {state}")
@@ -247,8 +251,7 @@ class StationCall:
             self._heartbeat_seq += 1
             self._send("control", {"type": messages.HEARTBEAT, "seq": self._heartbeat_seq},
                        keep=False)
-            # Armed only once the peer has shown it sends heartbeats (a console
-            # without them is watched through connectionState alone).
+            # Armed from the connection on (see _on_connection_state).
             heard = self._last_heard
             if heard is not None and time.monotonic() - heard > limit \
                     and self.state == CallState.CONNECTED:

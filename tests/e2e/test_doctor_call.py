@@ -6,108 +6,35 @@ DOCTOR-LINK it prints, joins, and the tests check what the doctor gets
 against what the station stored. The tests share one station and one page
 and run in file order (join, media, data, link reuse, network cut, stop).
 
-An expired link is not tested here: making one needs the station's clock
-or a short TTL from outside; tests/signaling/ covers expiry.
+A network cut through a real link, the automatic switch to sound only and an
+expired link are in test_network.py and test_expired_link.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import sqlite3
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from station.headless import HeadlessStation
+from tests.e2e.doctor_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RPPS,
+    SCREENSHOT,
+    STATION,
+    TIMEOUT,
+    Station,
+    assert_rising,
+    join,
+    needs_chromium,
+    sync_api,
+    wait_for,
+)
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
-ROOT = Path(__file__).resolve().parents[2]
-STATION = Path(sys.executable).parent / "station"
-SCREENSHOT = ROOT / "docs" / "screenshots" / "console-live.png"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--allow-loopback-in-peer-connection",
-]
-RPPS = "10001234565"
-TIMEOUT = 45.0  # only turns a hang into a failure
-
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="Debian chromium not installed")
-
-# inbound-rtp counter of the track shown in an element: framesDecoded or totalAudioEnergy
-STATS_JS = """async ([testid, kind]) => {
-  const pc = window.__console.pc;
-  const media = document.querySelector(`[data-testid="${testid}"]`);
-  if (!pc || !media || !media.srcObject) return null;
-  const stream = media.srcObject;
-  const tracks = kind === "video" ? stream.getVideoTracks() : stream.getAudioTracks();
-  if (!tracks.length) return null;
-  const stats = await pc.getStats();
-  let value = null;
-  stats.forEach((r) => {
-    if (r.type === "inbound-rtp" && r.kind === kind && r.trackIdentifier === tracks[0].id)
-      value = kind === "video" ? (r.framesDecoded || 0) : (r.totalAudioEnergy || 0);
-  });
-  return value;
-}"""
-
-
-class Station(HeadlessStation):
-    """The headless station of these tests, with a read-only view of its store."""
-
-    def __init__(self, home: Path) -> None:
-        super().__init__(home, timeout=TIMEOUT)
-        self.store_path = home / "demo" / "station.sqlite3"
-        self.session_id = self.query("SELECT id FROM sessions ORDER BY created_at DESC")[0][0]
-
-    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        conn = sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=10)
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
-
-    def events(self, event_type: str) -> list[dict[str, Any]]:
-        rows = self.query("SELECT data FROM session_events WHERE session_id = ? AND type = ?"
-                          " ORDER BY id", self.session_id, event_type)
-        return [json.loads(row[0]) for row in rows]
-
-    def incidents(self, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self.events("incident") if e.get("kind") == kind]
-
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def counter(page: Any, testid: str, kind: str) -> float:
-    value = page.evaluate(STATS_JS, [testid, kind])
-    return float(value) if value is not None else -1.0
-
-
-def assert_rising(page: Any, testid: str, kind: str) -> None:
-    first = wait_for(lambda: counter(page, testid, kind) > 0 and counter(page, testid, kind),
-                     f"{testid} {kind} stats")
-    wait_for(lambda: counter(page, testid, kind) > first, f"{testid} {kind} rising")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -137,14 +64,7 @@ def context(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def page(context: Any, station: Station) -> Any:
-    doctor = context.new_page()
-    doctor.set_default_timeout(TIMEOUT * 1000)
-    doctor.goto(station.link)
-    doctor.wait_for_function("window.__console !== undefined")
-    doctor.get_by_test_id("join-name").fill("Dr Jeanne Lefèvre")
-    doctor.get_by_test_id("join-rpps").fill(RPPS)
-    doctor.get_by_test_id("join-submit").click()
-    return doctor
+    return join(context.new_page(), station.link)
 
 
 def test_the_doctor_joins_and_the_call_connects(page: Any, station: Station) -> None:
