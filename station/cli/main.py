@@ -13,7 +13,16 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from station.cli import accounts, audit_cmd, devices_cmd, ins_cmd, residents, serve_cmd
+from station.cli import (
+    accounts,
+    audit_cmd,
+    devices_cmd,
+    ins_cmd,
+    outbox_cmd,
+    report_cmd,
+    residents,
+    serve_cmd,
+)
 from station.errors import StationError
 from station.i18n import LANGUAGES, set_language, tr
 
@@ -35,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.register(commands)
     devices_cmd.register(commands)
     serve_cmd.register(commands)
+    report_cmd.register(commands)
+    outbox_cmd.register(commands)
     demo = commands.add_parser("demo", help=tr("cli.demo.help"))
     demo.add_argument("--fresh", action="store_true", help=tr("cli.demo.fresh"))
     demo.add_argument("--wait-for-doctor", action="store_true", help=tr("cli.demo.wait"))
@@ -42,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=0, help=tr("cli.demo.port"))
     demo.add_argument("--simulators", action=argparse.BooleanOptionalAction, default=True,
                       help=tr("cli.demo.simulators"))
+    demo.add_argument("--link-valid", type=_positive_seconds, default=30 * 60, metavar="SECONDS",
+                      help=tr("cli.demo.link_valid"))
     demo.set_defaults(handler=_run_demo)
     return parser
 
@@ -52,8 +65,15 @@ def _run_demo(args: argparse.Namespace) -> int:
     if args.wait_for_doctor:
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         return run_live_demo(fresh=args.fresh, host=args.host, port=args.port,
-                             simulators=args.simulators)
+                             simulators=args.simulators, link_valid_s=args.link_valid)
     return run_demo(fresh=args.fresh)
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(tr("cli.demo.link_valid_positive"))
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,6 +49,11 @@ ENTITY_COLUMNS: dict[str, str] = {
         "token_sha256, session_id, created_at, expires_at, used_at, revoked_at, doctor_name,"
         " doctor_rpps, doctor_specialty"
     ),
+    "reports": (
+        "session_id, version, replaces_id, state, created_at, created_by, content,"
+        " content_sha256, pdf, pdf_sha256, fhir, fhir_sha256, validated_by, validated_rpps,"
+        " validated_at, reason"
+    ),
 }
 # Rows of these tables change over time; only their latest audit row must match.
 MUTABLE_ENTITIES = frozenset({"accounts", "residents", "sessions", "invitations"})

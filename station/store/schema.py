@@ -201,11 +201,124 @@ CREATE TRIGGER invitations_fixed BEFORE UPDATE OF token_sha256, session_id, crea
 BEGIN SELECT RAISE(ABORT, 'invitation: token, session and validity are never rewritten'); END;
 """ + _never_deleted("invitations")
 
-# Filled in by the report work (issue 6): report versions, immutable once validated.
-_V4 = ""
+# Report versions (issue 6). A version is never deleted; once validated (by
+# the doctor) it is never rewritten either: a correction is a new version
+# whose ``replaces_id`` names the validated version it corrects, and a version
+# is corrected at most once, so the versions of a session form one chain. The
+# rendered PDF and FHIR bundle are kept as bytes beside the content JSON they
+# were rendered from, each with its SHA-256; the audit row of a version
+# vouches for all of it. ``state`` allows unvalidated drafts, which alone may
+# still change.
+_V4 = """
+CREATE TABLE reports (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    version INTEGER NOT NULL CHECK (version >= 1),
+    replaces_id TEXT REFERENCES reports (id),
+    state TEXT NOT NULL CHECK (state IN ('draft', 'validated')),
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    content TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    pdf BLOB NOT NULL,
+    pdf_sha256 TEXT NOT NULL,
+    fhir BLOB NOT NULL,
+    fhir_sha256 TEXT NOT NULL,
+    validated_by TEXT,
+    validated_rpps TEXT,
+    validated_at TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    UNIQUE (session_id, version)
+);
+CREATE UNIQUE INDEX reports_replaces ON reports (replaces_id) WHERE replaces_id IS NOT NULL;
+CREATE TRIGGER reports_validated_fixed BEFORE UPDATE ON reports WHEN OLD.state = 'validated'
+BEGIN SELECT RAISE(ABORT,
+    'clinical record: a validated report is never rewritten; write a correction'); END;
+CREATE TRIGGER reports_validation_named BEFORE INSERT ON reports
+    WHEN NEW.state = 'validated' AND (NEW.validated_by IS NULL OR NEW.validated_at IS NULL)
+BEGIN SELECT RAISE(ABORT, 'report: a validated version names who validated it and when'); END;
+CREATE TRIGGER reports_correction_chain BEFORE INSERT ON reports
+    WHEN NEW.replaces_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM reports WHERE id = NEW.replaces_id AND session_id = NEW.session_id
+        AND state = 'validated' AND version < NEW.version)
+BEGIN SELECT RAISE(ABORT,
+    'report: a correction replaces an earlier validated version of the same session'); END;
+""" + _never_deleted("reports")
 
-# Filled in by the outbox work (issue 6): deliveries and their history.
-_V5 = ""
+# The outbox (issue 6). A message (subject, body, attachments) is written
+# once and never changed; its attachments are BLOBs in the same file, so a
+# message, its attachments and its deliveries commit in one transaction and
+# are backed up, verified and kept with the rest of the record. Each recipient
+# is a delivery whose identity (message, channel, address, Message-ID) is
+# fixed; only its state and retry schedule move, and a delivered one never
+# moves again. Every attempt and its outcome is an append-only history row.
+_V5 = """
+CREATE TABLE outbox_messages (
+    id TEXT PRIMARY KEY,
+    message_key TEXT NOT NULL UNIQUE,
+    session_id TEXT REFERENCES sessions (id),
+    report_ref TEXT,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX outbox_messages_session ON outbox_messages (session_id);
+CREATE TABLE outbox_attachments (
+    id INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL REFERENCES outbox_messages (id),
+    position INTEGER NOT NULL,
+    filename TEXT NOT NULL,
+    mime_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    content BLOB NOT NULL,
+    UNIQUE (message_id, position)
+);
+CREATE TABLE outbox_deliveries (
+    id TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL REFERENCES outbox_messages (id),
+    channel TEXT NOT NULL CHECK (channel IN ('smtp', 'fhir', 'folder')),
+    address TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    mime_message_id TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error_code TEXT,
+    last_error_params TEXT,
+    reply_code INTEGER,
+    reply_text TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    delivered_at TEXT,
+    UNIQUE (message_id, channel, address)
+);
+CREATE INDEX outbox_deliveries_due ON outbox_deliveries (state, next_attempt_at);
+CREATE TABLE outbox_history (
+    id INTEGER PRIMARY KEY,
+    delivery_id TEXT NOT NULL REFERENCES outbox_deliveries (id),
+    attempt INTEGER NOT NULL,
+    time TEXT NOT NULL,
+    event TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    error_code TEXT,
+    error_params TEXT,
+    reply_code INTEGER,
+    reply_text TEXT
+);
+CREATE INDEX outbox_history_delivery ON outbox_history (delivery_id, id);
+CREATE TRIGGER outbox_deliveries_fixed BEFORE UPDATE OF id, message_id, channel, address,
+    mime_message_id, created_at ON outbox_deliveries
+BEGIN SELECT RAISE(ABORT, 'outbox: recipient and Message-ID are never rewritten'); END;
+CREATE TRIGGER outbox_deliveries_delivered_final BEFORE UPDATE ON outbox_deliveries
+    WHEN OLD.state = 'delivered'
+BEGIN SELECT RAISE(ABORT, 'outbox: a delivered delivery is never sent again'); END;
+""" + "".join(
+    _append_only(t) for t in ("outbox_messages", "outbox_attachments", "outbox_history")
+) + _never_deleted("outbox_deliveries")
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, residents, sessions, clinical facts, audit trail", _V1),
