@@ -27,12 +27,17 @@ from station.errors import SignInError
 from station.i18n import format_number, tr
 from station.identity import identity_from_input
 from station.ins import OID_DEMO_NIR
+from station.outbox import Delivery, DeliveryState, Outbox, OutboxConfig, load_outbox_config
+from station.outbox.config import config_from_mapping
 from station.paths import STORE_FILENAME, station_home
-from station.people import NurseAccount
+from station.people import Doctor, NurseAccount
+from station.report.sending import load_report_recipients, report_recipients, send_report
+from station.report.service import ReportService
 from station.session import SessionEngine
 from station.store import audit
 from station.store.accounts import AccountDirectory
 from station.store.database import Store
+from station.store.reports import ReportVersion
 from station.store.residents import Resident, ResidentRegistry
 from station.store.sessions import SessionEvent
 from station.store.snapshots import SnapshotStore
@@ -48,6 +53,7 @@ DEMO_DEVICE_URLS = (
 )
 EXPECTED_KINDS = {Kind.SPO2, Kind.PULSE_RATE, Kind.BODY_TEMPERATURE, Kind.SYSTOLIC,
                   Kind.DIASTOLIC, Kind.BODY_WEIGHT}
+DEMO_DOCTOR = Doctor(name="Dr Élise Moreau", rpps="10001234565", specialty="médecine générale")
 EXAM_SECONDS = 30.0
 READY_TIMEOUT = 30.0  # the link is handed out once the cameras show pictures
 
@@ -173,9 +179,18 @@ def run_demo(fresh: bool = False) -> int:
         asyncio.run(_examine(session, store, EXAM_SECONDS))
         session.record_incident("call_dropped", tr("demo.incident_detail"))
         session.finish_examination(tr("demo.summary"))
-        report = _write_report(home, session)
-        session.mark_sent("outbox", str(report))
-        print(tr("demo.report", path=str(report)))
+        version = ReportService(store, station_name=tr("demo.station_name")).validate(
+            session.id, DEMO_DOCTOR, tr("demo.conclusion"), tr("demo.prescriptions"),
+            actor=DEMO_DOCTOR.rpps)
+        pdf, fhir = ReportService(store).render_files(version, home / "reports" / session.id)
+        print(tr("demo.report_validated", version=version.version, doctor=DEMO_DOCTOR.name,
+                 pdf=str(pdf), fhir=str(fhir)))
+        deliveries = asyncio.run(_send_report(store, home, session, version))
+        for delivery in deliveries:
+            print(tr("demo.delivery", recipient=delivery.role or delivery.name or delivery.address,
+                     channel=delivery.channel.value, state=delivery.state_label))
+        if deliveries and all(d.state is DeliveryState.DELIVERED for d in deliveries):
+            session.mark_sent("outbox", version.id)
 
         result = audit.verify(store.conn)
         status = tr("demo.audit_ok") if result.ok else "; ".join(result.problems)
@@ -185,28 +200,25 @@ def run_demo(fresh: bool = False) -> int:
         return 0 if result.ok else 1
 
 
-def _write_report(home: Path, session: SessionEngine) -> Path:
-    """A plain-text summary, until the real report (PDF, FHIR) exists."""
-    assert session.resident is not None
-    identity = session.resident.identity
-    lines = [
-        tr("report.title"),
-        f"{tr('report.resident')} : {identity.display_name()}"
-        f" — {identity.birth_date.strftime('%d/%m/%Y')}",
-        f"{tr('report.nurse')} : {session.nurse.display_name}",
-        "",
-    ]
-    latest = {m.kind: m for m in session.measurements() if m.has_value}  # last of each kind
-    lines += [f"  {tr(f'kind.{m.kind.value}')} : {format_number(m.display_value())}"
-              f" {display_unit(m.unit)}  ({m.time.astimezone():%H:%M:%S}, {m.device})"
-              for m in latest.values()]
-    lines += ["", tr("report.events")]
-    lines += [f"  {e.time:%H:%M:%S} {e.type} {e.data}" for e in session.events()]
-    outbox = home / "outbox"
-    outbox.mkdir(parents=True, exist_ok=True)
-    path = outbox / f"{session.id}.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+def demo_outbox_config(home: Path) -> OutboxConfig:
+    """The station's ``[outbox]`` settings, or else, for the demo, a drop folder
+    standing in for the EHPAD's record system (``<demo home>/envois``)."""
+    configured = load_outbox_config()
+    if configured is not None:
+        return configured
+    folder = home / "envois"
+    folder.mkdir(parents=True, exist_ok=True)  # a real drop folder is a share that exists
+    return config_from_mapping({"drop_folder": str(folder)})
+
+
+async def _send_report(store: Store, home: Path, session: SessionEngine,
+                       version: ReportVersion) -> list[Delivery]:
+    """Queue the validated report for everyone configured and make one sending pass."""
+    config = demo_outbox_config(home)
+    recipients = report_recipients(config, load_report_recipients())
+    when = version.created_at.astimezone().strftime("%d/%m/%Y")
+    return await send_report(Outbox(store, config), config, version, session.act.value, when,
+                             recipients, actor=session.nurse.login)
 
 
 def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0,

@@ -235,13 +235,16 @@ class Outbox:
                 (delivery.id,)))
         return _with_history(delivery, history)
 
-    def deliveries(self, message_id: str | None = None, *,
-                   session_id: str | None = None) -> list[Delivery]:
-        """Deliveries of one message, of one session's messages, or all; oldest first."""
+    def deliveries(self, message_id: str | None = None, *, session_id: str | None = None,
+                   report_ref: str | None = None) -> list[Delivery]:
+        """Deliveries of one message, of one session's messages, of the messages carrying
+        one report version, or all; oldest first."""
         where: str = "1"
         params: tuple[str, ...] = ()
         if message_id is not None:
             where, params = "d.message_id = ?", (message_id,)
+        elif report_ref is not None:
+            where, params = "m.report_ref = ?", (report_ref,)
         elif session_id is not None:
             where, params = "m.session_id = ?", (session_id,)
         rows = self._store.conn.execute(
