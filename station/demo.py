@@ -246,7 +246,8 @@ def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0
         urls = [entry.url for entry in load_devices()[0] if not entry.url.startswith("sim://")]
     session = _open_session(store)
     return asyncio.run(_serve_live(StationRuntime(
-        store, host=host, port=port, device_urls=urls, simulators=simulators, say=print),
+        store, host=host, port=port, device_urls=urls, simulators=simulators, say=print,
+        outbox_config=demo_outbox_config(home), recipients=load_report_recipients()),
         session, timedelta(seconds=link_valid_s)))
 
 

@@ -40,6 +40,7 @@ from station.call import (
     ControlReceived,
     LinkPolicy,
     ReportDraftReceived,
+    ReportValidationRequested,
     SignalingClient,
     StateChanged,
     StationCall,
@@ -48,8 +49,12 @@ from station.call import (
 )
 from station.clock import from_text, utc_now
 from station.device_bridge import DeviceSessionBridge
+from station.errors import StationError
 from station.i18n import format_number, tr
-from station.session import SessionEngine
+from station.outbox import Outbox, OutboxConfig, OutboxWorker, Recipient
+from station.report.sending import report_delivered, report_recipients, send_report
+from station.report.service import ReportService
+from station.session import SessionEngine, SessionState
 from station.signaling.invitations import DEFAULT_TTL
 from station.signaling.runner import RunningServer, start_embedded
 from station.store.database import Store
@@ -97,7 +102,9 @@ class StationRuntime:
     def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 0,
                  device_urls: Sequence[str] = DEVICE_URLS, simulators: bool = True,
                  ice_servers: Sequence[RTCIceServer] = (), station_name: str | None = None,
-                 public_url: str = "", say: Say = _quiet, owns_store: bool = True) -> None:
+                 public_url: str = "", say: Say = _quiet, owns_store: bool = True,
+                 outbox_config: OutboxConfig | None = None,
+                 recipients: Sequence[Recipient] = ()) -> None:
         self.store = store
         self.host = host
         self.port = port
@@ -107,6 +114,9 @@ class StationRuntime:
         self.public_url = public_url
         self.say = say
         self._owns_store = owns_store
+        self.outbox_config = outbox_config
+        self.outbox = Outbox(store, outbox_config)
+        self.recipients = report_recipients(outbox_config, recipients)
         self.simulators = Simulators(advertising_interval_ms=20.0) if simulators else None
         self.devices: dict[str, Device] = {}
         self.manager: DeviceManager | None = None
@@ -160,6 +170,9 @@ class StationRuntime:
         self.client = SignalingClient(self.server.url, session.id, self.server.station_key,
                                       self.call)
         self._client_task = asyncio.create_task(self.client.run(), name="signaling client")
+        if self.outbox_config is not None:  # retries of anything still unsent, this one's too
+            worker = OutboxWorker(self.outbox, self.outbox_config, poll_s=5.0)
+            self._spawn(worker.run(), "outbox worker")
 
     async def wait_cameras_ready(self, timeout: float) -> bool:
         """Wait (at most ``timeout`` s) until every camera delivers frames, so a doctor
@@ -268,9 +281,7 @@ class StationRuntime:
             # Consent withdrawn (or the act abandoned) during the call: media
             # ends at once. The session has already recorded why.
             reason = str(event.data.get("decision") or event.data.get("reason") or "stopped")
-            task = asyncio.get_running_loop().create_task(self.call.close(reason))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self.call.close(reason), "call closing")
 
     def _on_device_event(self, event: DeviceEvent) -> None:
         call = self.call
@@ -314,6 +325,8 @@ class StationRuntime:
             self._on_state(session, event)
         elif isinstance(event, AudioOnlyChanged):
             self._on_audio_only(session, event)
+        elif isinstance(event, ReportValidationRequested):
+            self._spawn(self._validate_report(session, event.message), "report validation")
         elif isinstance(event, ReportDraftReceived):
             message = event.message
             data = {"fields": message.get("fields", {}), "revision": message.get("revision"),
@@ -372,6 +385,61 @@ class StationRuntime:
             self.records.record_event(session.id, "audio_only", now, actor,
                                       {"on": event.on, "cause": event.cause})
 
+    # --- the report -----------------------------------------------------------------
+
+    async def _validate_report(self, session: SessionEngine, message: dict[str, Any]) -> None:
+        """The doctor validated: finish the examination, store version 1, send it."""
+        fields = message.get("fields") if isinstance(message.get("fields"), dict) else {}
+        assert isinstance(fields, dict)
+        billing = [str(code) for code in fields.get("billing") or [] if code]
+        call = self.call
+        try:
+            if session.state is SessionState.EXAMINE:
+                session.finish_examination()
+            version = ReportService(self.store, station_name=self.station_name).validate(
+                session.id, conclusion=fields.get("conclusion"),
+                prescriptions=fields.get("prescriptions"), billing=billing or None,
+                actor=self._doctor_actor())
+        except StationError as error:
+            self.say(tr("runtime.report_refused", reason=error.message))
+            if call is not None:
+                call.send_report_message({"type": "report-error", "message": error.message})
+            return
+        self.say(tr("runtime.report_validated", version=version.version))
+        when = version.created_at.astimezone().strftime("%d/%m/%Y")
+        deliveries = await send_report(self.outbox, self.outbox_config, version,
+                                       session.act.value, when, self.recipients,
+                                       actor=session.nurse.login)
+        if call is not None:
+            call.send_report_message({
+                "type": "report-validated", "version": version.version,
+                "report_id": version.id, "pdf_sha256": version.pdf_sha256,
+                "fhir_sha256": version.fhir_sha256,
+                "deliveries": [{"recipient": d.role or d.name or d.address,
+                                "channel": d.channel.value, "state": d.state_label}
+                               for d in deliveries]})
+        await self._mark_sent_when_delivered(session, version)
+
+    async def _mark_sent_when_delivered(self, session: SessionEngine, version: Any) -> None:
+        """The session is ``sent`` once every recipient has the report (the worker retries)."""
+        delay = 1.0
+        while not self._stopped:
+            delivered = report_delivered(self.outbox, version)
+            if delivered is None:
+                return  # nobody to send to: the nurse sees it in the outbox
+            if delivered:
+                if session.state is SessionState.REPORT:
+                    session.mark_sent("outbox", version.id)
+                    self.say(tr("runtime.report_sent"))
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+    def _spawn(self, work: Any, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _announce_exam(self) -> None:
         if self.call is not None and not self._stopped:
             self.call.send_control({"type": "switch-exam", "exam": self.exam})
@@ -424,8 +492,7 @@ class StationRuntime:
             except Exception:  # a failed still must not stop the station
                 log.exception("automatic snapshot failed")
 
-        self._tasks.add(task := asyncio.create_task(later()))
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(later(), "snapshot when connected")
 
     # --- stopping ----------------------------------------------------------------------
 

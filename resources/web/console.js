@@ -926,8 +926,39 @@ function sendReport() {
   return msg;
 }
 
+// The doctor validates: the station renders the report (PDF, FHIR), stores it for good
+// and sends it; the fields then freeze (a correction is a new version, from the station).
+function validateReport() {
+  if (state.report.validated) return;
+  if (!window.confirm("Valider le compte rendu ? Il sera enregistré dans le dossier du résident et envoyé ; il ne pourra plus être modifié, seulement corrigé par une nouvelle version.")) return;
+  sendReport();
+  const ok = sendData("report", { type: "report-validate", revision: state.report.revision, fields: state.report.fields });
+  $("report-validated").hidden = false;
+  $("report-validated").textContent = ok ? "Validation en cours…" : "Connexion perdue : réessayez dans un instant.";
+}
+
+function showValidated(msg) {
+  state.report.validated = true;
+  const form = $("report-form");
+  form.classList.add("is-validated");
+  for (const field of form.querySelectorAll("textarea, select")) field.disabled = true;
+  $("report-validate").disabled = true;
+  const sent = (msg.deliveries || []).map((d) => `${d.recipient} : ${d.state}`).join(" ; ");
+  $("report-validated").hidden = false;
+  $("report-validated").textContent = `Compte rendu validé (version ${msg.version}) à ${fmtTime(Date.now())}.`
+    + (sent ? ` Envoi — ${sent}.` : " Envoi en attente de configuration à l’EHPAD.");
+  $("report-status").textContent = `Validé — version ${msg.version}`;
+  toast("Compte rendu validé et enregistré.");
+}
+
 function handleReport(msg) {
   log("in", "report", msg);
+  if (msg && msg.type === "report-validated") { showValidated(msg); return; }
+  if (msg && msg.type === "report-error") {
+    $("report-validated").hidden = false;
+    $("report-validated").textContent = msg.message || "La validation a échoué.";
+    return;
+  }
   if (!msg || msg.type !== "report-draft") return;
   const rev = Number(msg.revision) || 0;
   state.report.revision = Math.max(state.report.revision, rev);
@@ -1053,6 +1084,7 @@ function init() {
   form.addEventListener("input", onReportInput);
   form.addEventListener("change", onReportInput);
   form.addEventListener("submit", (e) => e.preventDefault());
+  $("report-validate").addEventListener("click", validateReport);
   constrainBilling();
 
   window.addEventListener("error", (e) => state.errors.push(String(e.message)));

@@ -16,6 +16,7 @@ from station.call.events import (
     ControlReceived,
     RemoteTrack,
     ReportDraftReceived,
+    ReportValidationRequested,
     StateChanged,
 )
 from station.call.link import LinkPolicy
@@ -38,6 +39,7 @@ __all__ = [
     "LinkPolicy",
     "RemoteTrack",
     "ReportDraftReceived",
+    "ReportValidationRequested",
     "SignalingClient",
     "StateChanged",
     "StationCall",

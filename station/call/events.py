@@ -37,6 +37,13 @@ class ReportDraftReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportValidationRequested:
+    """The doctor validated the report (the ``report-validate`` JSON, as received)."""
+
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class ControlReceived:
     """The doctor sent a control message (``audio-only``, ``switch-exam``, ``end``)."""
 
@@ -58,5 +65,6 @@ class AudioOnlyChanged:
     cause: str
 
 
-CallEvent = StateChanged | ReportDraftReceived | ControlReceived | RemoteTrack | AudioOnlyChanged
+CallEvent = (StateChanged | ReportDraftReceived | ReportValidationRequested | ControlReceived
+             | RemoteTrack | AudioOnlyChanged)
 CallListener = Callable[[CallEvent], None]

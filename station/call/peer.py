@@ -43,6 +43,7 @@ from station.call.events import (
     ControlReceived,
     RemoteTrack,
     ReportDraftReceived,
+    ReportValidationRequested,
     StateChanged,
 )
 from station.call.link import Decision, LinkMonitor, LinkPolicy
@@ -275,6 +276,8 @@ class StationCall:
             if parsed["type"] == "audio-only":
                 self.set_audio_only(bool(parsed.get("on")), cause="doctor")
             self._emit(ControlReceived(parsed))
+        elif parsed["type"] == "report-validate":
+            self._emit(ReportValidationRequested(parsed))
         elif parsed["type"] == "report-draft":
             self.report_revisions.append(parsed)
             self._report_revision = max(self._report_revision, int(parsed.get("revision", 0)))
@@ -318,6 +321,10 @@ class StationCall:
         self.report_revisions.append(message)
         self._send("report", message)
         return self._report_revision
+
+    def send_report_message(self, message: Mapping[str, Any]) -> None:
+        """Send another ``report`` message (``report-validated``, ``report-error``)."""
+        self._send("report", message)
 
     def send_control(self, message: Mapping[str, Any]) -> bool:
         """Send a control message (``switch-exam``...) if ``control`` is open."""

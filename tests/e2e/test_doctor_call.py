@@ -114,6 +114,29 @@ def test_the_report_draft_is_stored(page: Any, station: Station) -> None:
     assert drafts[-1]["revision"] >= 1
 
 
+def test_the_doctor_validates_and_the_report_is_stored_and_sent(page: Any,
+                                                               station: Station) -> None:
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("report-validate").click()
+    sync_api.expect(page.get_by_test_id("report-validated")).to_contain_text(
+        "Compte rendu validé (version 1)", timeout=TIMEOUT * 1000)
+    rows = station.query("SELECT state, version, content, pdf_sha256, validated_rpps"
+                         " FROM reports WHERE session_id = ?", station.session_id)
+    assert len(rows) == 1
+    state, version, content, pdf_sha256, rpps = rows[0]
+    assert (state, version, rpps) == ("validated", 1, RPPS)
+    assert "Otite moyenne aiguë droite" in content
+    assert page.get_by_test_id("report-conclusion").is_disabled()
+    page.locator("#report-form").screenshot(
+        path=str(SCREENSHOT.with_name("console-report-validated.png")))
+    # the demo's record system is a drop folder: the same PDF arrives there
+    dropped = wait_for(lambda: list((station.store_path.parent / "envois").glob(
+        "*compte-rendu-v1.pdf")), "the PDF in the drop folder")
+    assert hashlib.sha256(dropped[0].read_bytes()).hexdigest() == pdf_sha256
+    wait_for(lambda: any(e.get("state") == "sent" for e in station.events("transition")),
+             "the session marked sent")
+
+
 def test_the_link_works_only_once(context: Any, station: Station) -> None:
     again = context.new_page()
     try:
@@ -128,6 +151,7 @@ def test_screenshot_of_the_live_console(page: Any) -> None:
     sync_api.expect(page.locator("#exam-caption")).to_contain_text("Otoscope")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.bring_to_front()
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
 
