@@ -8,7 +8,8 @@ simulated sources. One :class:`Simulators` owns what simulators a process runs.
 
 Simulator names: ``oximeter-ble``, ``thermometer-ble``, ``blood-pressure-ble``,
 ``scale-ble``, ``oximeter-serial?protocol=cms50d|cms50d-v46|nonin-2``,
-``stethoscope[?rate=70&murmur=1]``, ``otoscope``, ``dermatoscope``, ``room-camera``.
+``stethoscope[?rate=70&murmur=1]``, ``otoscope``, ``dermatoscope``, ``room-camera`` (cameras
+take ``?video=WxH``, their video mode; stills stay at full resolution).
 Option ``misbehave=`` (comma-separated): ``drop``, ``malformed``, ``implausible``,
 ``battery-low`` (BLE), ``silent`` (serial, stethoscope), ``freeze``/``black``
 (cameras; ``drop`` too).
@@ -130,7 +131,10 @@ async def _open_simulated(url: str, parsed: DeviceUrl, simulators: Simulators) -
         serial = simulators.serial_oximeter(protocol, misbehave)
         return SerialOximeter(url, SERIAL_PRESETS[protocol](serial.path), protocol)
     if name in SIM_CAMERAS:
-        query = "&".join(f"fault={m}" for m in misbehave[:1])
+        options = [f"fault={m}" for m in misbehave[:1]]
+        if parsed.option("video"):
+            options.append(f"video={parsed.option('video')}")
+        query = "&".join(options)
         camera_url = f"sim://{SIM_CAMERAS[name]}" + (f"?{query}" if query else "")
         return CameraDevice(url, open_camera(camera_url))
     if name == "stethoscope":

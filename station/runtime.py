@@ -9,6 +9,11 @@ stethoscope, and the :class:`~station.call.signaling.SignalingClient` to the
 station's own server. What the doctor sees of the measurements is what the
 session has stored: values are forwarded once recorded.
 
+Given a remote signaling server (``signaling_url``, ``station_id``,
+``station_key``: a standalone ``station serve``), no server is started: the
+link is asked of that server, and the doctor who joins there is recorded
+here when the server says so (``doctor-joined``).
+
 Call incidents become session incidents (``call_dropped``,
 ``call_restored``); the doctor's report drafts are stored at once as
 ``report_draft`` events; snapshots are stored before they are sent.
@@ -28,10 +33,11 @@ from aiortc import RTCIceServer
 
 from devices.audio.block import SAMPLE_RATE, AudioBlock
 from devices.device import Device, DeviceEvent, EventKind
-from devices.factory import Simulators, open_device
+from devices.factory import SIM_CAMERAS, Simulators, open_device
 from devices.manager import DeviceManager
 from devices.measurement import Kind, Measurement
 from devices.media import CameraDevice, StethoscopeDevice
+from devices.urls import DeviceUrl, parse_device_url
 from station.call import (
     AudioOnlyChanged,
     CallEvent,
@@ -55,6 +61,13 @@ from station.outbox import Outbox, OutboxConfig, OutboxWorker, Recipient
 from station.report.sending import report_delivered, report_recipients, send_report
 from station.report.service import ReportService
 from station.session import SessionEngine, SessionState
+from station.signaling.client_api import (
+    InvitationClient,
+    RemoteServerError,
+    SignalingConfig,
+    record_doctor_joined,
+    signaling_config,
+)
 from station.signaling.invitations import DEFAULT_TTL
 from station.signaling.runner import RunningServer, start_embedded
 from station.store.database import Store
@@ -77,8 +90,20 @@ HISTORY_LIMIT = 200
 EXAM_ANNOUNCE_DELAY = 1.0  # seconds after connecting
 CAMERA_POLL = 0.1  # seconds between checks of a camera that is not running yet
 CAMERA_WAIT = 30.0  # longest wait for a camera to run before a snapshot
+REVOKE_TIMEOUT = 5.0  # seconds for revoking a remote server's unused links at stop
 
 Say = Callable[[str], None]
+
+
+def _in_video_mode(url: str) -> str:
+    """A simulated camera films in the mode the call sends (a real one is set to
+    the nearest mode the same way); stills keep the full sensor resolution."""
+    parsed = parse_device_url(url)
+    if parsed.scheme != "sim" or parsed.target not in SIM_CAMERAS or parsed.option("video"):
+        return url
+    width, height = VIDEO_SIZE
+    return str(DeviceUrl(parsed.scheme, parsed.target,
+                         {**parsed.options, "video": f"{width}x{height}"}))
 
 
 def _age(born: date, today: date) -> int:
@@ -104,8 +129,13 @@ class StationRuntime:
                  ice_servers: Sequence[RTCIceServer] = (), station_name: str | None = None,
                  public_url: str = "", say: Say = _quiet, owns_store: bool = True,
                  outbox_config: OutboxConfig | None = None,
-                 recipients: Sequence[Recipient] = ()) -> None:
+                 recipients: Sequence[Recipient] = (), signaling_url: str | None = None,
+                 station_id: str | None = None, station_key: str | None = None) -> None:
         self.store = store
+        # A remote (standalone) signaling server, or None for the embedded one.
+        self.signaling: SignalingConfig | None = signaling_config(
+            signaling_url, station_id, station_key) if signaling_url else None
+        self._remote_links: list[int] = []
         self.host = host
         self.port = port
         self.device_urls = tuple(device_urls)
@@ -144,7 +174,9 @@ class StationRuntime:
 
     @property
     def url(self) -> str:
-        """The signaling server's bound URL."""
+        """The signaling server's URL (the embedded one's once bound)."""
+        if self.signaling is not None:
+            return self.signaling.url
         if self.server is None:
             raise RuntimeError("the runtime is not started")
         return self.server.url
@@ -152,7 +184,7 @@ class StationRuntime:
     async def start(self, session: SessionEngine) -> None:
         """Open the devices and the server, build the call of ``session`` and connect it."""
         self.session = session
-        for url in self.device_urls:
+        for url in map(_in_video_mode, self.device_urls):
             self.devices[url] = await open_device(url, self.simulators)
         self.manager = DeviceManager(self.devices.values())
         self._unsubscribe.append(self.manager.subscribe(self._on_device_event))
@@ -160,15 +192,22 @@ class StationRuntime:
         self._unsubscribe.append(session.subscribe(self._on_session_event))
         browser_ice = [{"urls": server.urls, "username": server.username,
                         "credential": server.credential} for server in self.ice_servers]
-        self.server = await start_embedded(self.store, host=self.host, port=self.port,
-                                           public_url=self.public_url, ice_servers=browser_ice)
-        self.say(tr("runtime.server", url=self.server.url))
+        if self.signaling is None:
+            self.server = await start_embedded(self.store, host=self.host, port=self.port,
+                                               public_url=self.public_url,
+                                               ice_servers=browser_ice)
+            self.say(tr("runtime.server", url=self.server.url))
+        else:
+            self.say(tr("signaling.remote_server", url=self.signaling.url,
+                        station=self.signaling.station_id))
         self.call = StationCall(self._sources(), ice_servers=self.ice_servers, hub=self.hub,
                                 context=self.context(), link_policy=LinkPolicy())
         self.call.subscribe(self._on_call_event)
         self.manager.start()
-        self.client = SignalingClient(self.server.url, session.id, self.server.station_key,
-                                      self.call)
+        credential = (self.signaling.credential if self.signaling is not None
+                      else self.server.station_key if self.server is not None else "")
+        self.client = SignalingClient(self.url, session.id, credential, self.call,
+                                      on_doctor_joined=self._on_doctor_joined)
         self._client_task = asyncio.create_task(self.client.run(), name="signaling client")
         if self.outbox_config is not None:  # retries of anything still unsent, this one's too
             worker = OutboxWorker(self.outbox, self.outbox_config, poll_s=5.0)
@@ -185,7 +224,17 @@ class StationRuntime:
                     await asyncio.sleep(CAMERA_POLL)
         except TimeoutError:
             return False
+        finally:
+            self._stream_shown_exam_only()
         return True
+
+    def _stream_shown_exam_only(self) -> None:
+        """The exam camera not shown idles (stills only): two full-resolution
+        video streams of which one is unseen cost a core's worth at 720p."""
+        for exam in self._exam_tracks:
+            device = self._camera(exam)
+            if device is not None:
+                device.camera.set_streaming(exam == self.exam)
 
     def _camera(self, name: str) -> CameraDevice | None:
         for url, device in self.devices.items():
@@ -219,11 +268,33 @@ class StationRuntime:
         return sources
 
     def invite(self, valid_for: timedelta = DEFAULT_TTL) -> str:
-        """A new one-time link for the doctor to join this session, valid ``valid_for``."""
+        """A new one-time link for the doctor to join this session, valid ``valid_for``
+        (embedded server; with a remote one, ``await create_link()``)."""
         if self.server is None or self.session is None:
-            raise RuntimeError("the runtime is not started")
+            raise RuntimeError("the runtime is not started (or uses a remote server)")
         _, url = self.server.invitations.create(self.session.id, valid_for)
         return url
+
+    async def create_link(self, valid_for: timedelta = DEFAULT_TTL) -> str:
+        """:meth:`invite`, or the same asked of the remote signaling server."""
+        if self.signaling is None:
+            return self.invite(valid_for)
+        if self.session is None:
+            raise RuntimeError("the runtime is not started")
+        link = await InvitationClient(self.signaling).create(self.session.id, valid_for)
+        self._remote_links.append(link.invitation_id)
+        return link.url
+
+    def _on_doctor_joined(self, message: dict[str, Any]) -> None:
+        """The remote server says who joined: the session records it here."""
+        if self.session is None:
+            return
+        try:
+            if record_doctor_joined(self.store, self.session.id, message):
+                self.say(tr("signaling.doctor_joined", name=message.get("name"),
+                            rpps=message.get("rpps")))
+        except StationError as error:
+            log.warning("doctor-joined refused: %s", error)
 
     # --- the context sent on open ------------------------------------------------------
 
@@ -446,9 +517,12 @@ class StationRuntime:
 
     def _doctor_actor(self) -> str:
         assert self.session is not None
+        # The latest doctor_joined event: recorded by the embedded server, or
+        # from a remote server's doctor-joined.
         row = self.store.conn.execute(
-            "SELECT doctor_rpps FROM invitations WHERE session_id = ? AND used_at IS NOT NULL"
-            " ORDER BY used_at DESC LIMIT 1", (self.session.id,)).fetchone()
+            "SELECT json_extract(data, '$.rpps') FROM session_events WHERE session_id = ?"
+            " AND type = 'doctor_joined' ORDER BY time DESC, id DESC LIMIT 1",
+            (self.session.id,)).fetchone()
         return f"rpps:{row[0]}" if row and row[0] else "doctor"
 
     # --- actions ---------------------------------------------------------------------
@@ -458,6 +532,7 @@ class StationRuntime:
         if exam not in self._exam_tracks or self.call is None or exam == self.exam:
             return
         self.exam = exam
+        self._stream_shown_exam_only()
         self.call.replace_exam(self._exam_tracks[exam])
         self.call.send_control({"type": "switch-exam", "exam": exam})
 
@@ -518,6 +593,18 @@ class StationRuntime:
         if self.simulators is not None:
             await self.simulators.close()
 
+    async def _revoke_remote_links(self) -> None:
+        """A stopped station's links must not open anything: revoke the unused ones."""
+        if self.signaling is None:
+            return
+        client = InvitationClient(self.signaling)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(REVOKE_TIMEOUT):
+                for invitation_id in self._remote_links:
+                    with contextlib.suppress(RemoteServerError):  # used already, or away
+                        await client.revoke(invitation_id)
+        self._remote_links.clear()
+
     async def stop(self, reason: str = "") -> None:
         """End the call and everything under it; record that the station stopped."""
         if self._stopped:
@@ -532,6 +619,7 @@ class StationRuntime:
         await self._stop_devices()
         if self.server is not None:
             await self.server.stop()
+        await self._revoke_remote_links()
         if self._owns_store:
             self.store.close()
         self.say(tr("runtime.stopped"))

@@ -14,6 +14,7 @@ as UVC cameras with 4:3 sensors do; ``scale`` is video pixels per sensor pixel.
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
 from typing import ClassVar, cast
@@ -48,20 +49,37 @@ class Scene(ABC):
     still_size: ClassVar[tuple[int, int]]  # the simulated sensor, (width, height)
     margin: ClassVar[int] = 160  # sensor pixels of texture around the sensor, for the drift
 
-    def __init__(self, seed: int = 7) -> None:
-        rng = np.random.default_rng(seed)
+    def __init__(self, seed: int = 7,
+                 video_size: tuple[int, int] = (VIDEO_WIDTH, VIDEO_HEIGHT)) -> None:
+        self.seed = seed
         width, height = self.still_size
-        self.scale = VIDEO_WIDTH / width
         full = (height + 2 * self.margin, width + 2 * self.margin)
-        self.master: Image = to_image(self.paint(full[0], full[1], rng))
-        video_size = (round(full[1] * self.scale), round(full[0] * self.scale))
-        self.video = cast(Image, cv2.resize(self.master, video_size,
-                                            interpolation=cv2.INTER_AREA))
-        band = (height - VIDEO_HEIGHT / self.scale) / 2  # sensor rows above the video band
+        self.master: Image = to_image(self.paint(full[0], full[1], np.random.default_rng(seed)))
+        self._set_video(video_size)
+
+    def _set_video(self, video_size: tuple[int, int]) -> None:
+        """Prepare the video mode: the texture scaled once, the grain, the view's origin."""
+        rng = np.random.default_rng(self.seed + 2)
+        width, height = self.still_size
+        self.video_width, self.video_height = video_size
+        self.scale = self.video_width / width
+        full = self.master.shape
+        scaled = (round(full[1] * self.scale), round(full[0] * self.scale))
+        self.video = cast(Image, cv2.resize(self.master, scaled, interpolation=cv2.INTER_AREA))
+        band = (height - self.video_height / self.scale) / 2  # sensor rows above the video
         self._origin = (self.margin * self.scale, (self.margin + band) * self.scale)
-        self._grain: Image = rng.integers(0, 7, (VIDEO_HEIGHT + _GRAIN_PAD,
-                                                 VIDEO_WIDTH + _GRAIN_PAD, 3), dtype=np.uint8)
-        self._frame_rng = np.random.default_rng(seed + 1)
+        self._grain: Image = rng.integers(0, 7, (self.video_height + _GRAIN_PAD,
+                                                 self.video_width + _GRAIN_PAD, 3),
+                                          dtype=np.uint8)
+        self._frame_rng = np.random.default_rng(self.seed + 1)
+
+    def in_video_mode(self, video_size: tuple[int, int]) -> Scene:
+        """The same painted subject filmed in another video mode (sharing the painting)."""
+        if video_size == (self.video_width, self.video_height):
+            return self
+        other = copy.copy(self)
+        other._set_video(video_size)
+        return other
 
     def sensor(self, fx: float, fy: float) -> tuple[float, float]:
         """Texture coordinates of a point given as fractions of the sensor (0..1)."""
@@ -78,7 +96,7 @@ class Scene(ABC):
 
     @abstractmethod
     def offset(self, t: float) -> tuple[float, float]:
-        """Where the view has wandered at time ``t`` (s), in video pixels."""
+        """Where the view has wandered at time ``t`` (s), in pixels of a 1920x1080 video."""
 
     def animate(self, view: Image, texture: Image, x0: int, y0: int, t: float,  # noqa: B027
                 scale: float) -> None:
@@ -92,21 +110,24 @@ class Scene(ABC):
         return view
 
     def frame(self, t: float) -> Image:
-        """A 1920x1080 video frame at time ``t`` (seconds since the stream started)."""
+        """A video frame (1920x1080 unless another video mode was chosen) at time ``t``
+        (seconds since the stream started)."""
         dx, dy = self.offset(t)
+        dx, dy = dx * self.video_width / VIDEO_WIDTH, dy * self.video_width / VIDEO_WIDTH
         x0, y0 = round(self._origin[0] + dx), round(self._origin[1] + dy)
-        view = self.video[y0:y0 + VIDEO_HEIGHT, x0:x0 + VIDEO_WIDTH].copy()
+        width, height = self.video_width, self.video_height
+        view = self.video[y0:y0 + height, x0:x0 + width].copy()
         self.animate(view, self.video, x0, y0, t, self.scale)
         gx, gy = self._frame_rng.integers(0, _GRAIN_PAD, 2)
-        cv2.add(view, self._grain[gy:gy + VIDEO_HEIGHT, gx:gx + VIDEO_WIDTH], dst=view)
+        cv2.add(view, self._grain[gy:gy + height, gx:gx + width], dst=view)
         return self.instrument(view)
 
     def still(self, t: float) -> Image:
         """A full-resolution still (``still_size``) of the same view at time ``t``."""
         dx, dy = self.offset(t)
         width, height = self.still_size
-        x0 = round(self.margin + dx / self.scale)
-        y0 = round(self.margin + dy / self.scale)
+        x0 = round(self.margin + dx * width / VIDEO_WIDTH)  # offsets are in 1080p pixels
+        y0 = round(self.margin + dy * width / VIDEO_WIDTH)
         view = self.master[y0:y0 + height, x0:x0 + width].copy()
         self.animate(view, self.master, x0, y0, t, 1.0)
         return self.instrument(view)

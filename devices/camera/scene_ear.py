@@ -15,7 +15,7 @@ import math
 import cv2
 import numpy as np
 
-from devices.camera.frame import VIDEO_HEIGHT, ExamKind, Image
+from devices.camera.frame import ExamKind, Image
 from devices.camera.scene import Scene, wander
 from devices.camera.textures import (
     Field,
@@ -156,8 +156,8 @@ class EardrumScene(Scene):
         """The speculum's gain for a picture of this size (8-bit, cached, bounding box only)."""
         key = (height, width)
         if key not in self._vignettes:
-            scale = 1.0 if height == VIDEO_HEIGHT else 1 / self.scale
-            radius = SPECULUM_RADIUS * VIDEO_HEIGHT * scale
+            # a fraction of the 16:9 band's height: the video's, or the still's
+            radius = SPECULUM_RADIUS * width * 9 / 16
             cx, cy = width / 2, height / 2
             rows = slice(max(0, round(cy - radius) - 2), min(height, round(cy + radius) + 2))
             cols = slice(max(0, round(cx - radius) - 2), min(width, round(cx + radius) + 2))

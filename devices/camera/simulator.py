@@ -58,15 +58,30 @@ _painted: dict[tuple[str, int], Scene] = {}
 _painting = threading.Lock()
 
 
-def scene_for(name: str, seed: int = 7) -> Scene:
-    """The painted scene ``name``, painted on first use and then shared (thread-safe)."""
+def scene_for(name: str, seed: int = 7,
+              video_size: tuple[int, int] = (VIDEO_WIDTH, VIDEO_HEIGHT)) -> Scene:
+    """The painted scene ``name`` in a video mode, painted on first use and then
+    shared (thread-safe; other video modes share the painting)."""
     if name not in SCENES:
         raise DeviceConfigurationError(f"no simulated camera {name!r}; "
                                        f"choose one of {', '.join(SCENES)}")
     with _painting:  # two cameras asking at once must not paint twice
         if (name, seed) not in _painted:
             _painted[(name, seed)] = SCENES[name](seed)
-        return _painted[(name, seed)]
+        return _painted[(name, seed)].in_video_mode(video_size)
+
+
+def parse_video_size(text: str) -> tuple[int, int]:
+    """``1280x720`` → (1280, 720): a 16:9 video mode no larger than 1920x1080."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise DeviceConfigurationError(f"video mode {text!r}: expected WIDTHxHEIGHT, "
+                                       "e.g. 1280x720") from None
+    if not (16 <= width <= VIDEO_WIDTH and width * 9 == height * 16):
+        raise DeviceConfigurationError(f"video mode {text!r}: a 16:9 size up to "
+                                       f"{VIDEO_WIDTH}x{VIDEO_HEIGHT} is expected")
+    return width, height
 
 
 def burn_clock(image: Image, label: str, when: datetime, counter: int) -> None:
@@ -189,7 +204,8 @@ class SimulatedCamera:
     """
 
     def __init__(self, scene: str, *, fps: float = 30.0, seed: int = 7,
-                 url: str | None = None) -> None:
+                 url: str | None = None,
+                 video_size: tuple[int, int] = (VIDEO_WIDTH, VIDEO_HEIGHT)) -> None:
         if scene not in SCENES:
             raise DeviceConfigurationError(f"no simulated camera {scene!r}; "
                                            f"choose one of {', '.join(SCENES)}")
@@ -198,6 +214,7 @@ class SimulatedCamera:
         self.scene_name = scene
         self.exam: ExamKind = SCENES[scene].exam
         self.fps = fps
+        self.video_size = video_size
         self.freeze = False
         self.black = False
         self.dropped = False
@@ -212,13 +229,18 @@ class SimulatedCamera:
 
     @classmethod
     def from_url(cls, url: str) -> SimulatedCamera:
-        """``sim://<scene>[?fps=N][&seed=N][&fault=freeze|black|drop]``."""
+        """``sim://<scene>[?fps=N][&seed=N][&video=WxH][&fault=freeze|black|drop]``.
+
+        ``video`` is the video mode (1920x1080 by default), as a real camera is
+        set to the mode nearest the size the call sends; stills keep the full
+        sensor resolution either way.
+        """
         parts = urlsplit(url)
         if parts.scheme != "sim" or parts.path not in ("", "/"):
             raise DeviceConfigurationError(f"{url!r} is not a simulated camera URL "
                                            "(expected sim://otoscope, sim://room...)")
         query = parse_qs(parts.query)
-        unknown = set(query) - {"fps", "seed", "fault"}
+        unknown = set(query) - {"fps", "seed", "fault", "video"}
         faults = set(query.get("fault", [])) - set(_FAULTS)
         if unknown or faults:
             raise DeviceConfigurationError(f"{url!r}: unknown option {sorted(unknown | faults)}")
@@ -227,7 +249,9 @@ class SimulatedCamera:
             seed = int(query.get("seed", ["7"])[-1])
         except ValueError as bad:
             raise DeviceConfigurationError(f"{url!r}: {bad}") from None
-        camera = cls(parts.netloc, fps=fps, seed=seed, url=url)
+        video = parse_video_size(query["video"][-1]) if "video" in query else (
+            VIDEO_WIDTH, VIDEO_HEIGHT)
+        camera = cls(parts.netloc, fps=fps, seed=seed, url=url, video_size=video)
         camera.freeze = "freeze" in query.get("fault", [])
         camera.black = "black" in query.get("fault", [])
         camera.dropped = "drop" in query.get("fault", [])
@@ -240,7 +264,7 @@ class SimulatedCamera:
 
     def open(self) -> None:
         """Paint (or reuse) the scene's textures and start the frame clock."""
-        self._scene = scene_for(self.scene_name, self._seed)
+        self._scene = scene_for(self.scene_name, self._seed, self.video_size)
         self._wake.clear()
         self._start = self._due = time.monotonic()
         self._count, self._last = 0, None
@@ -253,7 +277,7 @@ class SimulatedCamera:
         if self.freeze and self._last is not None:
             return self._last
         if self.black:
-            image = np.zeros((VIDEO_HEIGHT, VIDEO_WIDTH, 3), np.uint8)
+            image = np.zeros((self.video_size[1], self.video_size[0], 3), np.uint8)
         else:
             image = self._live().frame(time.monotonic() - self._start)
             now = datetime.now().astimezone()

@@ -36,6 +36,8 @@ _Outcome = Frame | DeviceError
 _Still = tuple[Image, datetime]
 
 
+_IDLE_POLL = 0.5  # seconds an idle worker sleeps between checks (woken at once anyway)
+
 class CameraStoppedError(DeviceError):
     """The camera was stopped (or never started) while someone wanted a frame from it."""
 
@@ -101,6 +103,9 @@ class Camera:
         self.exam = ExamKind(exam)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._streaming = threading.Event()  # cleared: idle, stills only
+        self._streaming.set()
+        self._wakeup = threading.Event()
         self._thread: threading.Thread | None = None
         self._running = False
         self._latest: Frame | None = None
@@ -128,6 +133,22 @@ class Camera:
     def error(self) -> DeviceError | None:
         """Why the stream ended (e.g. :class:`ConnectionLostError`), or None."""
         return self._error
+
+    @property
+    def streaming(self) -> bool:
+        """False while idle (see :meth:`set_streaming`)."""
+        return self._streaming.is_set()
+
+    def set_streaming(self, on: bool) -> None:
+        """Stream video (the default), or idle: the device stays open and still takes
+        full-resolution stills, but no video frame is read, which spares the USB
+        link and the CPU for a camera nobody is looking at (the exam camera not
+        shown). Frames resume within one frame time. Thread-safe."""
+        if on:
+            self._streaming.set()
+        else:
+            self._streaming.clear()
+        self._wakeup.set()
 
     @property
     def running(self) -> bool:
@@ -161,6 +182,7 @@ class Camera:
         if thread is None:
             return
         self._stopping.set()
+        self._wakeup.set()
         self._backend.interrupt()
         thread.join(timeout)
         if thread.is_alive():
@@ -258,6 +280,7 @@ class Camera:
             if not self._running:
                 raise CameraStoppedError(self.url)
             self._stills.append(request)
+        self._wakeup.set()
         return request
 
     # --- worker thread -------------------------------------------------------
@@ -278,6 +301,10 @@ class Camera:
         try:
             while not self._stopping.is_set():
                 self._serve_stills()
+                if not self._streaming.is_set():
+                    self._wakeup.wait(_IDLE_POLL)  # a still, a stop or streaming again
+                    self._wakeup.clear()
+                    continue
                 image = self._backend.read()
                 if not self._stopping.is_set():
                     self._publish(image)
