@@ -32,7 +32,9 @@ import numpy as np
 from aiortc import RTCIceServer
 
 from devices.audio.block import SAMPLE_RATE, AudioBlock
+from devices.audio.playback import Speaker, open_speaker
 from devices.device import Device, DeviceEvent, EventKind
+from devices.errors import DeviceError
 from devices.factory import SIM_CAMERAS, Simulators, open_device
 from devices.manager import DeviceManager
 from devices.measurement import Kind, Measurement
@@ -45,6 +47,7 @@ from station.call import (
     CameraTrack,
     ControlReceived,
     LinkPolicy,
+    RemoteTrack,
     ReportDraftReceived,
     ReportValidationRequested,
     SignalingClient,
@@ -53,6 +56,7 @@ from station.call import (
     StethoscopeTrack,
     TrackHub,
 )
+from station.call.voice import DoctorVoice
 from station.clock import from_text, utc_now
 from station.device_bridge import DeviceSessionBridge
 from station.errors import StationError
@@ -145,6 +149,11 @@ class StationRuntime:
         self.say = say
         self._owns_store = owns_store
         self.outbox_config = outbox_config
+        self.speaker_url = "audio://default"
+        self.doctor_voice: DoctorVoice | None = None  # its ``level`` shows the doctor speaking
+        self._speaker: Speaker | None = None
+        self._speaker_missing = False
+        self._doctor_heard = False
         self.outbox = Outbox(store, outbox_config)
         self.recipients = report_recipients(outbox_config, recipients)
         self.simulators = Simulators(advertising_interval_ms=20.0) if simulators else None
@@ -396,6 +405,8 @@ class StationRuntime:
             self._on_state(session, event)
         elif isinstance(event, AudioOnlyChanged):
             self._on_audio_only(session, event)
+        elif isinstance(event, RemoteTrack) and event.track.kind == "audio":
+            self._play_doctor_voice(event.track)
         elif isinstance(event, ReportValidationRequested):
             self._spawn(self._validate_report(session, event.message), "report validation")
         elif isinstance(event, ReportDraftReceived):
@@ -455,6 +466,29 @@ class StationRuntime:
             actor = self._doctor_actor() if event.cause == "doctor" else session.nurse.login
             self.records.record_event(session.id, "audio_only", now, actor,
                                       {"on": event.on, "cause": event.cause})
+
+    # --- the doctor's voice ---------------------------------------------------------------
+
+    def _play_doctor_voice(self, track: Any) -> None:
+        """Play the doctor's microphone on the cart's speaker (a new track per connection)."""
+        if self._speaker is None and not self._speaker_missing:
+            try:
+                self._speaker = open_speaker(self.speaker_url)
+            except DeviceError as error:
+                self._speaker_missing = True  # said once, not at every reconnection
+                self.say(tr("runtime.no_speaker", reason=str(error)))
+        previous, self.doctor_voice = self.doctor_voice, DoctorVoice(track, self._speaker)
+        if previous is not None:
+            self._spawn(previous.stop(), "previous doctor voice")
+        self.doctor_voice.start()
+        if not self._doctor_heard:
+            self._spawn(self._announce_doctor_heard(self.doctor_voice), "doctor heard")
+
+    async def _announce_doctor_heard(self, voice: DoctorVoice) -> None:
+        await voice.heard.wait()
+        if not self._doctor_heard:
+            self._doctor_heard = True
+            self.say(tr("runtime.doctor_heard"))
 
     # --- the report -----------------------------------------------------------------
 
@@ -574,6 +608,10 @@ class StationRuntime:
     async def _end_call(self) -> None:
         if self.call is not None:
             await self.call.close("station stopped")
+        if self.doctor_voice is not None:
+            await self.doctor_voice.stop()
+        if self._speaker is not None:
+            self._speaker.close()
         if self.client is not None:
             await self.client.close()
         if self._client_task is not None:

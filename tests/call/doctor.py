@@ -34,11 +34,12 @@ from station.call.tracks import CameraTrack, StethoscopeTrack
 class Doctor:
     """Answers offers, counts decoded media per stream, records data-channel traffic."""
 
-    def __init__(self, *, heartbeat: bool = True) -> None:
+    def __init__(self, *, heartbeat: bool = True, voice: MediaStreamTrack | None = None) -> None:
         # max-bundle, like a browser: aiortc's "balanced" breaks a second audio m-line.
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[],
                                                      bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.heartbeat = heartbeat
+        self.voice = voice  # what the doctor's microphone sends, if anything
         self.loss = 0.0  # share of the station's RTP packets this doctor's network loses
         self._rng = random.Random(7)
         self.video_frames: dict[int, int] = defaultdict(int)  # by transceiver index
@@ -55,6 +56,10 @@ class Doctor:
     async def answer(self, offer_sdp: str) -> str:
         """Take the station's offer, return the answer SDP (candidates gathered)."""
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        if self.voice is not None:  # the third m-line, ``voice``, is the only sendrecv one
+            transceiver = self.pc.getTransceivers()[2]
+            transceiver.direction = "sendrecv"  # as a browser's addTrack does
+            transceiver.sender.replaceTrack(self.voice)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self._lose_packets(self.pc.getTransceivers()[0].receiver.transport)
         return str(self.pc.localDescription.sdp)

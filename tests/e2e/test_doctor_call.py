@@ -83,6 +83,12 @@ def test_the_stethoscope_plays(page: Any) -> None:
     assert_rising(page, "audio-stethoscope", "audio")
 
 
+def test_the_station_hears_the_doctor(page: Any, station: Station) -> None:
+    """Chromium's fake microphone beeps: the station decodes the doctor's voice track."""
+    wait_for(lambda: any("La voix du médecin est reçue" in line for line in station.lines),
+             "the doctor's voice at the station")
+
+
 def test_the_spo2_shown_is_a_stored_value(page: Any, station: Station) -> None:
     tile = page.get_by_test_id("vital-spo2")
     sync_api.expect(tile).to_have_attribute("data-empty", "false", timeout=TIMEOUT * 1000)
