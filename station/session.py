@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -163,9 +164,12 @@ class SessionEngine:
         """Store a burst of measurements in one durable transaction."""
         self._require_state(SessionState.EXAMINE, "measure")
         ids = self._measurements.add_many(self.id, measurements)
+        stored_at = datetime.now(UTC)  # the wall clock, not the session's: for latency figures
         for measurement in measurements:
             self.changes.announce(SessionEvent(self.id, "measurement", measurement.time,
-                                               measurement.device, {"measurement": measurement}))
+                                               measurement.device,
+                                               {"measurement": measurement,
+                                                "stored_at": stored_at}))
         return ids
 
     def add_waveform(self, chunk: WaveformChunk) -> int:

@@ -48,13 +48,22 @@ def _time(value: datetime) -> str:
     return value.isoformat()
 
 
-def measurement_message(measurement: Measurement) -> dict[str, Any]:
-    """``{"type": "measurement", ...}``; ``value`` is null when the device gave none."""
+def measurement_message(measurement: Measurement,
+                        stored_at: datetime | None = None) -> dict[str, Any]:
+    """``{"type": "measurement", ...}``; ``value`` is null when the device gave none.
+
+    ``time`` is the measurement's own time (the device's clock when it has
+    one, often to the second); ``stored`` (when given) is when the station
+    had it durably stored, just before sending it.
+    """
     value = measurement.value if math.isfinite(measurement.value) else None
-    return {"type": "measurement", "kind": measurement.kind.value, "value": value,
-            "unit": measurement.unit, "decimals": measurement.decimals,
-            "time": _time(measurement.time), "device": measurement.device,
-            "quality": sorted(flag.value for flag in measurement.quality)}
+    message = {"type": "measurement", "kind": measurement.kind.value, "value": value,
+               "unit": measurement.unit, "decimals": measurement.decimals,
+               "time": _time(measurement.time), "device": measurement.device,
+               "quality": sorted(flag.value for flag in measurement.quality)}
+    if stored_at is not None:
+        message["stored"] = _time(stored_at)
+    return message
 
 
 def call_state_message(state: str, audio_only: bool) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from aiortc import (
@@ -296,9 +297,10 @@ class StationCall:
             self._backlog.append((name, text))
         return False
 
-    def send_measurement(self, measurement: Measurement) -> None:
+    def send_measurement(self, measurement: Measurement,
+                         stored_at: datetime | None = None) -> None:
         """Send a measurement on ``vitals`` (kept and sent later while reconnecting)."""
-        self._send("vitals", messages.measurement_message(measurement))
+        self._send("vitals", messages.measurement_message(measurement, stored_at))
 
     def send_context(self, context: Mapping[str, Any]) -> None:
         """Set the resident's context; sent now if ``vitals`` is open, and on every (re)open."""
