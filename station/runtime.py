@@ -355,7 +355,7 @@ class StationRuntime:
     def _on_session_event(self, event: SessionEvent) -> None:
         if event.type == "measurement" and self.call is not None:
             measurement: Measurement = event.data["measurement"]
-            self.call.send_measurement(measurement)
+            self.call.send_measurement(measurement, event.data.get("stored_at"))
         elif (event.type == "transition" and event.data.get("state") == "stopped"
               and self.call is not None):
             # Consent withdrawn (or the act abandoned) during the call: media
