@@ -34,6 +34,11 @@ from station.people import Doctor, NurseAccount
 from station.report.sending import load_report_recipients, report_recipients, send_report
 from station.report.service import ReportService
 from station.session import SessionEngine
+from station.signaling.client_api import (
+    SignalingConfig,
+    load_signaling_config,
+    signaling_config,
+)
 from station.store import audit
 from station.store.accounts import AccountDirectory
 from station.store.database import Store
@@ -222,19 +227,26 @@ async def _send_report(store: Store, home: Path, session: SessionEngine,
 
 
 def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0,
-                  simulators: bool = True, link_valid_s: float = 30 * 60) -> int:
+                  simulators: bool = True, link_valid_s: float = 30 * 60,
+                  signaling_url: str | None = None, station_id: str | None = None) -> int:
     """``station demo --wait-for-doctor``: no window, a live call until SIGINT/SIGTERM.
 
     Prepares the session as the scripted demo does, starts the station
     runtime, prints ``DOCTOR-LINK <url>`` on a line of its own and keeps
     streaming; once the doctor is connected, one dermatoscope still is taken
     and sent. Returns 0 after a clean shutdown.
+
+    The embedded signaling server is used unless ``signaling_url`` (or the
+    ``[signaling]`` section of ``station.toml``) names a ``station serve``;
+    the station id falls back to ``station.toml``, the key comes from
+    ``STATION_SIGNALING_KEY`` or ``station.toml``.
     """
     from station.call.loopback import allow_loopback_candidates  # noqa: PLC0415 - aiortc
     from station.runtime import DEVICE_URLS, StationRuntime  # noqa: PLC0415 - live call only
 
     if host in ("127.0.0.1", "localhost"):
         allow_loopback_candidates()  # doctor and station on one machine (tests, demo)
+    remote = _remote_signaling(signaling_url, station_id)  # refused before anything starts
     home = demo_home()
     if fresh and home.exists():
         shutil.rmtree(home)
@@ -247,8 +259,20 @@ def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0
     session = _open_session(store)
     return asyncio.run(_serve_live(StationRuntime(
         store, host=host, port=port, device_urls=urls, simulators=simulators, say=print,
-        outbox_config=demo_outbox_config(home), recipients=load_report_recipients()),
+        outbox_config=demo_outbox_config(home), recipients=load_report_recipients(),
+        signaling_url=remote.url if remote else None,
+        station_id=remote.station_id if remote else None,
+        station_key=remote.key if remote else None),
         session, timedelta(seconds=link_valid_s)))
+
+
+def _remote_signaling(url: str | None, station_id: str | None) -> SignalingConfig | None:
+    """The remote signaling server's settings, or None for the embedded server."""
+    configured = load_signaling_config()
+    if url is None:
+        return configured
+    return signaling_config(url, station_id or (configured.station_id if configured else None),
+                            configured.key if configured else None)
 
 
 async def _serve_live(runtime: StationRuntime, session: SessionEngine,
@@ -260,7 +284,7 @@ async def _serve_live(runtime: StationRuntime, session: SessionEngine,
     try:
         await runtime.start(session)
         await runtime.wait_cameras_ready(READY_TIMEOUT)
-        url = runtime.invite(link_valid)
+        url = await runtime.create_link(link_valid)
         print(tr("demo.live.waiting"))
         print(f"DOCTOR-LINK {url}", flush=True)
         runtime.snapshot_when_connected("dermatoscope", delay=3.0)

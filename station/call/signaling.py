@@ -5,6 +5,10 @@ The station's side of the contract's signaling messages: it opens
 applies the answer, offers again whenever the call falls to
 ``reconnecting`` (aiortc has no ICE restart), and says ``bye`` when the
 call ends. The WebSocket itself is reopened with back-off if it drops.
+
+Against a standalone server the Bearer credential is ``<station-id>.<key>``,
+and the server tells the station who joined (``doctor-joined``, handed to
+``on_doctor_joined``; it may come again after a reconnection).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -29,7 +34,8 @@ class SignalingClient:
     """The station's signaling connection for one session (one call)."""
 
     def __init__(self, server_url: str, session_id: str, station_key: str, call: StationCall,
-                 *, http: aiohttp.ClientSession | None = None) -> None:
+                 *, http: aiohttp.ClientSession | None = None,
+                 on_doctor_joined: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.url = f"{server_url.rstrip('/')}/ws/station/{session_id}"
         self._key = station_key
         self.call = call
@@ -42,6 +48,7 @@ class SignalingClient:
         self._retry: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[bool]] = set()
         self.errors: list[dict[str, Any]] = []
+        self._on_doctor_joined = on_doctor_joined
         call.subscribe(self._on_call_event)
 
     async def run(self) -> None:
@@ -92,6 +99,11 @@ class SignalingClient:
         elif kind == "bye":
             self._bye_sent = True  # the doctor hung up: no bye back
             await self.call.close(str(message.get("reason", "bye")))
+        elif kind == "doctor-joined" and self._on_doctor_joined is not None:
+            try:
+                self._on_doctor_joined(message)
+            except Exception:  # a bad record must not cut the call's signaling
+                log.exception("doctor-joined not recorded")
         elif kind == "error":
             self.errors.append(message)
             log.warning("signaling error: %s", message)

@@ -17,6 +17,7 @@ from station.cli import (
     accounts,
     audit_cmd,
     devices_cmd,
+    expertise_cmd,
     ins_cmd,
     outbox_cmd,
     report_cmd,
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.register(commands)
     report_cmd.register(commands)
     outbox_cmd.register(commands)
+    expertise_cmd.register(commands)
     demo = commands.add_parser("demo", help=tr("cli.demo.help"))
     demo.add_argument("--fresh", action="store_true", help=tr("cli.demo.fresh"))
     demo.add_argument("--wait-for-doctor", action="store_true", help=tr("cli.demo.wait"))
@@ -55,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help=tr("cli.demo.simulators"))
     demo.add_argument("--link-valid", type=_positive_seconds, default=30 * 60, metavar="SECONDS",
                       help=tr("cli.demo.link_valid"))
+    demo.add_argument("--signaling-url", default=None, metavar="URL",
+                      help=tr("cli.demo.signaling_url"))
+    demo.add_argument("--station-id", default=None, metavar="ID", help=tr("cli.demo.station_id"))
     demo.set_defaults(handler=_run_demo)
     return parser
 
@@ -65,7 +70,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     if args.wait_for_doctor:
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         return run_live_demo(fresh=args.fresh, host=args.host, port=args.port,
-                             simulators=args.simulators, link_valid_s=args.link_valid)
+                             simulators=args.simulators, link_valid_s=args.link_valid,
+                             signaling_url=args.signaling_url, station_id=args.station_id)
     return run_demo(fresh=args.fresh)
 
 

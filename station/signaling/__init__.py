@@ -11,9 +11,11 @@ from station.signaling.invitations import (
     Invitations,
     InvitationState,
 )
+from station.signaling.remote_invitations import RemoteInvitations
 from station.signaling.rooms import InMemoryRoomRegistry, Role, RoomRegistry
 from station.signaling.runner import RunningServer, start_embedded, start_server
 from station.signaling.server import create_app
+from station.signaling.stations import StationDirectory
 
 __all__ = [
     "InMemoryRoomRegistry",
@@ -21,9 +23,11 @@ __all__ = [
     "InvitationError",
     "InvitationState",
     "Invitations",
+    "RemoteInvitations",
     "Role",
     "RoomRegistry",
     "RunningServer",
+    "StationDirectory",
     "create_app",
     "start_embedded",
     "start_server",

@@ -15,7 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from station.clock import Clock, from_text, to_text, utc_now
 from station.errors import StationError
@@ -60,6 +60,8 @@ class Invitation:
     used_at: datetime | None
     revoked_at: datetime | None
     doctor: Doctor | None
+    # The station that asked for it, on a standalone server (None: this station's own).
+    station_id: str | None = None
 
     def state(self, now: datetime) -> InvitationState:
         """Revoked beats used beats expired: the most final fact wins."""
@@ -89,6 +91,19 @@ def _row_to_invitation(row: tuple[Any, ...]) -> Invitation:
         expires_at=from_text(expires), used_at=_maybe_time(used),
         revoked_at=_maybe_time(revoked), doctor=doctor,
     )
+
+
+class InvitationBook(Protocol):
+    """Where the server looks doctors' links up: this station's own invitations
+    (embedded) or those remote stations asked for (standalone)."""
+
+    public_url: str
+
+    def state(self, token: str) -> InvitationState:
+        """valid / used / expired / revoked / unknown, now."""
+
+    def join(self, token: str, name: str, rpps: str, specialty: str) -> Invitation:
+        """Use the link for this doctor (checked), once; see :meth:`Invitations.join`."""
 
 
 class Invitations:

@@ -71,3 +71,8 @@ class Strikes:
     def forgive(self) -> None:
         """An accepted message: start counting again from zero."""
         self.count = 0
+
+# Invitations a station asks a standalone server for (POST /api/invitations).
+DEFAULT_INVITATION_TTL_SECONDS = 30 * 60
+MAX_INVITATION_TTL_SECONDS = 7 * 24 * 3600
+MAX_CONTEXT_BYTES = 4 * 1024

@@ -49,7 +49,8 @@ class RunningServer:
 
     @property
     def station_key(self) -> str:
-        """The secret stations present as ``Authorization: Bearer <key>``."""
+        """The embedded server's key (``Authorization: Bearer <key>``); "" standalone,
+        where each station has its own (:class:`~station.signaling.stations.StationDirectory`)."""
         return self.state.station_key
 
     async def stop(self) -> None:

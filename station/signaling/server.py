@@ -7,6 +7,15 @@ Routes (see ``docs/call-protocol.md``)::
     GET  /web/...                static files of resources/web
     WS   /ws/doctor?ticket=...   the doctor's console
     WS   /ws/station/<session>   the station, ``Authorization: Bearer <key>``
+    POST   /api/invitations        standalone: a station asks for a link (station_api)
+    DELETE /api/invitations/<id>   standalone: the station revokes it
+
+Embedded in a station, the server knows one station (the key generated at
+start) and records the doctor who joins in the station's own store.
+Standalone (``station serve``), it knows each station by id and key
+(:mod:`station.signaling.stations`), keeps each session with the station that
+claimed it, and tells the station who joined with a ``doctor-joined``
+message on its socket (replayed when the socket comes back).
 
 A WebSocket or POST whose ``Origin`` is not allowed gets 403 before anything
 else; a client that sends no ``Origin`` is not a browser (the station's
@@ -15,7 +24,6 @@ aiohttp client) and cross-site abuse needs a browser.
 
 from __future__ import annotations
 
-import hmac
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +36,12 @@ from resources import resource_path
 from station.clock import Clock, utc_now
 from station.errors import ValidationError
 from station.i18n import tr
-from station.signaling.invitations import InvitationError, Invitations, InvitationState
+from station.signaling.invitations import (
+    InvitationBook,
+    InvitationError,
+    Invitations,
+    InvitationState,
+)
 from station.signaling.limits import (
     HARD_MESSAGE_BYTES,
     HEARTBEAT_SECONDS,
@@ -42,8 +55,10 @@ from station.signaling.pages import (
     status_for,
     title_for,
 )
+from station.signaling.remote_invitations import RemoteInvitations, doctor_joined_message
 from station.signaling.rooms import InMemoryRoomRegistry, Role, RoomRegistry, Tickets
-from station.signaling.sockets import serve_socket
+from station.signaling.sockets import SocketPeer, serve_socket
+from station.signaling.stations import SharedKey, StationAuth, StationDirectory, bearer
 from station.store.database import Store
 
 DEFAULT_WEB_ROOT = resource_path("web")
@@ -71,7 +86,9 @@ class SignalingState:
     invitations: Invitations
     rooms: RoomRegistry
     tickets: Tickets
-    station_key: str
+    station_key: str  # the embedded server's one key; "" standalone
+    auth: StationAuth
+    remote: RemoteInvitations | None  # standalone: the invitations stations ask for
     web_root: Path
     allowed_origins: set[str]
     explicit_origins: bool
@@ -83,9 +100,16 @@ class SignalingState:
         """The address doctors' browsers reach (set at start when not given)."""
         return self.invitations.public_url
 
+    @property
+    def book(self) -> InvitationBook:
+        """Where doctors' links are looked up: the remote stations' when standalone."""
+        return self.remote if self.remote is not None else self.invitations
+
     def set_public_url(self, url: str) -> None:
         """Adopt ``url`` as the public address (and origin, unless origins were given)."""
         self.invitations.public_url = url.rstrip("/")
+        if self.remote is not None:
+            self.remote.public_url = url.rstrip("/")
         if not self.explicit_origins:
             self.allowed_origins = {origin_of(url)}
 
@@ -93,7 +117,7 @@ class SignalingState:
 STATE = web.AppKey("signaling", SignalingState)
 
 
-def _json_error(status: int, code: str, *, field_name: str | None = None,
+def json_error(status: int, code: str, *, field_name: str | None = None,
                 message: str | None = None) -> web.Response:
     body: dict[str, Any] = {"error": code, "message": message or tr(code)}
     if field_name is not None:
@@ -101,23 +125,23 @@ def _json_error(status: int, code: str, *, field_name: str | None = None,
     return web.json_response(body, status=status, headers=SECURITY_HEADERS)
 
 
-def _origin_refused(request: web.Request) -> bool:
+def origin_refused(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return False
     return origin_of(origin) not in request.app[STATE].allowed_origins
 
 
-def _refuse_origin(request: web.Request) -> web.Response:
+def refuse_origin(request: web.Request) -> web.Response:
     origin = request.headers.get("Origin", "")
-    return _json_error(403, "signaling.origin_refused",
+    return json_error(403, "signaling.origin_refused",
                        message=tr("signaling.origin_refused", origin=origin[:100]))
 
 
 async def join_page(request: web.Request) -> web.Response:
     """``GET /join/<token>``: the console for a valid link, else why not."""
     state = request.app[STATE]
-    link = state.invitations.state(request.match_info["token"])
+    link = state.book.state(request.match_info["token"])
     if link is InvitationState.VALID:
         return console_page(state.web_root)
     return error_page(link)
@@ -126,37 +150,42 @@ async def join_page(request: web.Request) -> web.Response:
 def _read_form(body: object) -> tuple[str, str, str] | web.Response:
     """The join form's three fields, or the 400 response naming what is wrong."""
     if not isinstance(body, dict):
-        return _json_error(400, "signaling.bad_request")
+        return json_error(400, "signaling.bad_request")
     for name in ("name", "rpps", "specialty"):
         value = body.get(name)
         if not isinstance(value, str) or not value.strip():
             code = next(k for k, v in _FIELDS.items() if v == name)
             error = ValidationError(code, "identity.required")
-            return _json_error(400, error.code, field_name=name, message=error.message)
+            return json_error(400, error.code, field_name=name, message=error.message)
     return body["name"], body["rpps"], body["specialty"]
 
 
 async def join_api(request: web.Request) -> web.Response:
     """``POST /api/join/<token>``: record the doctor, hand out a socket ticket."""
     state = request.app[STATE]
-    if _origin_refused(request):
-        return _refuse_origin(request)
+    if origin_refused(request):
+        return refuse_origin(request)
     try:
         form = _read_form(await request.json())
     except ValueError:
-        form = _json_error(400, "signaling.bad_request")
+        form = json_error(400, "signaling.bad_request")
     if isinstance(form, web.Response):
         return form
     try:
-        invitation = state.invitations.join(request.match_info["token"], *form)
+        invitation = state.book.join(request.match_info["token"], *form)
     except ValidationError as error:
-        return _json_error(400, error.code, field_name=_FIELDS.get(error.field, error.field),
+        return json_error(400, error.code, field_name=_FIELDS.get(error.field, error.field),
                            message=error.message)
     except InvitationError as error:
-        return _json_error(status_for(error.state), error.code,
+        return json_error(status_for(error.state), error.code,
                            message=title_for(error.state))
     doctor = invitation.doctor
     assert doctor is not None  # join() has just recorded them
+    if invitation.station_id is not None:
+        # A remote station records the doctor in its own store: tell it now (and
+        # again whenever its socket comes back, in case it was away).
+        await state.rooms.relay(invitation.session_id, Role.DOCTOR,
+                                doctor_joined_message(invitation))
     ticket = state.tickets.issue(invitation.session_id, doctor.name, doctor.rpps)
     return web.json_response({"ticket": ticket, "session": invitation.session_id},
                              headers=SECURITY_HEADERS)
@@ -177,11 +206,11 @@ async def console_config(request: web.Request) -> web.Response:
 async def doctor_socket(request: web.Request) -> web.StreamResponse:
     """``/ws/doctor?ticket=``: one socket per ticket, into the ticket's room."""
     state = request.app[STATE]
-    if _origin_refused(request):
-        return _refuse_origin(request)
+    if origin_refused(request):
+        return refuse_origin(request)
     ticket = state.tickets.redeem(request.query.get("ticket", ""))
     if ticket is None:
-        return _json_error(401, "signaling.ticket_invalid")
+        return json_error(401, "signaling.ticket_invalid")
     ws = _new_socket(state)
     await ws.prepare(request)
     # The ticket just used is spent; hand the console the one it will need to
@@ -194,19 +223,32 @@ async def doctor_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+def station_of(request: web.Request) -> str | None:
+    """The station id the request's ``Authorization: Bearer`` proves, or None."""
+    state = request.app[STATE]
+    return state.auth.authenticate(bearer(request.headers.get("Authorization", "")))
+
+
 async def station_socket(request: web.Request) -> web.StreamResponse:
     """``/ws/station/<session>``: the station, by its key; a reconnection replaces."""
     state = request.app[STATE]
-    if _origin_refused(request):
-        return _refuse_origin(request)
-    given = request.headers.get("Authorization", "")
-    expected = f"Bearer {state.station_key}"
-    if not state.station_key or not hmac.compare_digest(given.encode(), expected.encode()):
-        return _json_error(401, "signaling.station_key")
+    if origin_refused(request):
+        return refuse_origin(request)
+    station_id = station_of(request)
+    if station_id is None:
+        return json_error(401, "signaling.station_key")
+    session_id = request.match_info["session_id"]
+    if not state.auth.claim(station_id, session_id):
+        return json_error(403, "signaling.not_your_session")
     ws = _new_socket(state)
     await ws.prepare(request)
-    await serve_socket(ws, state.rooms, request.match_info["session_id"], Role.STATION,
-                       replace=True)
+
+    async def greet(peer: SocketPeer) -> None:
+        if state.remote is not None:  # who joined while the station was away
+            for invitation in state.remote.joined(session_id):
+                await peer.send(doctor_joined_message(invitation))
+
+    await serve_socket(ws, state.rooms, session_id, Role.STATION, replace=True, greet=greet)
     return ws
 
 
@@ -215,13 +257,16 @@ async def _close_sockets(app: web.Application) -> None:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
-def create_app(store: Store, *, station_key: str, public_url: str = "",
+def create_app(store: Store, *, station_key: str | None = None, public_url: str = "",
                allowed_origins: set[str] | None = None,
                web_root: Path = DEFAULT_WEB_ROOT, clock: Clock = utc_now,
                rooms: RoomRegistry | None = None,
                ice_servers: list[dict[str, Any]] | None = None) -> web.Application:
     """The signaling application over ``store``.
 
+    With ``station_key`` it is a station's embedded server, which knows that
+    one key; without, a standalone server for the stations listed in
+    ``store`` (:class:`~station.signaling.stations.StationDirectory`).
     ``public_url`` is where doctors' browsers reach this server; empty, it is
     set by :func:`station.signaling.runner.start_server` once bound.
     ``allowed_origins`` default to the public URL's origin. ``clock`` dates
@@ -230,10 +275,16 @@ def create_app(store: Store, *, station_key: str, public_url: str = "",
     are handed to consoles by ``GET /api/config``.
     """
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    directory = StationDirectory(store, clock=clock)
+    standalone = station_key is None
     state = SignalingState(
         store=store, invitations=Invitations(store, public_url, clock=clock),
         rooms=rooms if rooms is not None else InMemoryRoomRegistry(), tickets=Tickets(),
-        station_key=station_key, web_root=Path(web_root),
+        station_key=station_key or "",
+        auth=directory if standalone else SharedKey(station_key or ""),
+        remote=RemoteInvitations(store, directory, public_url, clock=clock)
+        if standalone else None,
+        web_root=Path(web_root),
         allowed_origins={origin_of(o) for o in allowed_origins or ()},
         explicit_origins=allowed_origins is not None,
         ice_servers=list(ice_servers or ()),
@@ -246,6 +297,15 @@ def create_app(store: Store, *, station_key: str, public_url: str = "",
     app.router.add_get("/api/config", console_config)
     app.router.add_get("/ws/doctor", doctor_socket)
     app.router.add_get("/ws/station/{session_id}", station_socket)
+    if standalone:
+        from station.signaling import station_api  # noqa: PLC0415 - it imports this module
+
+        station_api.register(app)
+    from station.signaling import expertise_routes  # noqa: PLC0415 - it imports this module
+
+    expertise_routes.register(app, store, web_root=state.web_root, clock=clock,
+                              allowed_origins=lambda: state.allowed_origins,
+                              origin_of=origin_of)
     if state.web_root.is_dir():
         app.router.add_static("/web/", state.web_root, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)

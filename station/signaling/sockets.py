@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,8 +102,12 @@ def check_message(text: str, role: Role) -> _Check:
 
 
 async def serve_socket(ws: web.WebSocketResponse, rooms: RoomRegistry, room: str,
-                       role: Role, *, replace: bool) -> None:
-    """Seat the socket in its room and relay its messages until it closes."""
+                       role: Role, *, replace: bool,
+                       greet: Callable[[SocketPeer], Awaitable[None]] | None = None) -> None:
+    """Seat the socket in its room and relay its messages until it closes.
+
+    ``greet`` sends what the peer must hear once seated (and so cannot miss).
+    """
     peer = SocketPeer(ws)
     try:
         await rooms.join(room, role, peer, replace=replace)
@@ -113,6 +118,8 @@ async def serve_socket(ws: web.WebSocketResponse, rooms: RoomRegistry, room: str
         return
     bucket, strikes = TokenBucket(), Strikes()
     try:
+        if greet is not None:
+            await greet(peer)
         async for frame in ws:
             if frame.type is WSMsgType.ERROR:
                 break

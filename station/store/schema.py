@@ -320,11 +320,169 @@ BEGIN SELECT RAISE(ABORT, 'outbox: a delivered delivery is never sent again'); E
     _append_only(t) for t in ("outbox_messages", "outbox_attachments", "outbox_history")
 ) + _never_deleted("outbox_deliveries")
 
+# Stethoscope clips and télé-expertise (issue 6).
+#
+# A clip is a lossless WAV file under ``<store folder>/media/<session>/``,
+# written and fsynced before its row commits; the row (format, length, file
+# hash, site, who recorded it) is a clinical fact, never rewritten.
+#
+# A télé-expertise request is written once (question, requested expert, the
+# material chosen) and never changed: a different question is a new request.
+# Where it stands is read from its append-only timeline (``expertise_events``:
+# created, sent, opened, revoked, answered, reported), from its links and from
+# its answer. A link keeps only the SHA-256 of its token; as for invitations,
+# what identifies a link is fixed and only its use (the answer) and its
+# revocation are filled in later. A request has at most one answer, given
+# through one of its own links.
+_V6 = """
+CREATE TABLE clips (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    site TEXT NOT NULL,
+    device TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    sample_rate_hz INTEGER NOT NULL CHECK (sample_rate_hz > 0),
+    sample_format TEXT NOT NULL CHECK (sample_format IN ('pcm16', 'float32')),
+    frame_count INTEGER NOT NULL CHECK (frame_count > 0),
+    duration_s REAL NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    file_sha256 TEXT NOT NULL
+);
+CREATE INDEX clips_session ON clips (session_id, id);
+CREATE TABLE expertise_requests (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    question TEXT NOT NULL CHECK (length(trim(question)) > 0),
+    expert_name TEXT NOT NULL,
+    expert_rpps TEXT NOT NULL,
+    expert_specialty TEXT NOT NULL,
+    expert_email TEXT NOT NULL,
+    requester_name TEXT,
+    requester_rpps TEXT,
+    requester_email TEXT,
+    bill_rqd INTEGER NOT NULL DEFAULT 0 CHECK (bill_rqd IN (0, 1)),
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX expertise_requests_session ON expertise_requests (session_id);
+CREATE TABLE expertise_material (
+    id INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL REFERENCES expertise_requests (id),
+    kind TEXT NOT NULL CHECK (kind IN ('photo', 'clip', 'measurement')),
+    item_id INTEGER NOT NULL,
+    UNIQUE (request_id, kind, item_id)
+);
+CREATE TABLE expertise_links (
+    id INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL REFERENCES expertise_requests (id),
+    token_sha256 TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    used_at TEXT,
+    revoked_at TEXT
+);
+CREATE INDEX expertise_links_request ON expertise_links (request_id, id);
+CREATE TRIGGER expertise_links_fixed BEFORE UPDATE OF id, request_id, token_sha256, created_at,
+    expires_at, created_by, delivery_id ON expertise_links
+BEGIN SELECT RAISE(ABORT, 'expertise: a link''s token, request and validity are never rewritten');
+END;
+CREATE TRIGGER expertise_links_final BEFORE UPDATE ON expertise_links
+    WHEN OLD.used_at IS NOT NULL OR OLD.revoked_at IS NOT NULL
+BEGIN SELECT RAISE(ABORT, 'expertise: a used or revoked link never changes again'); END;
+CREATE TABLE expertise_events (
+    id INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL REFERENCES expertise_requests (id),
+    link_id INTEGER REFERENCES expertise_links (id),
+    time TEXT NOT NULL,
+    type TEXT NOT NULL CHECK (type IN ('created', 'sent', 'opened', 'revoked', 'answered',
+                                       'reported')),
+    actor TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX expertise_events_request ON expertise_events (request_id, id);
+CREATE TABLE expertise_answers (
+    id INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL UNIQUE REFERENCES expertise_requests (id),
+    link_id INTEGER NOT NULL REFERENCES expertise_links (id),
+    answered_at TEXT NOT NULL,
+    expert_name TEXT NOT NULL,
+    expert_rpps TEXT NOT NULL,
+    expert_specialty TEXT NOT NULL,
+    conclusion TEXT NOT NULL CHECK (length(trim(conclusion)) > 0),
+    prescriptions TEXT NOT NULL,
+    billing TEXT NOT NULL
+);
+CREATE TRIGGER expertise_answers_own_link BEFORE INSERT ON expertise_answers
+    WHEN NOT EXISTS (SELECT 1 FROM expertise_links WHERE id = NEW.link_id
+                     AND request_id = NEW.request_id)
+BEGIN SELECT RAISE(ABORT, 'expertise: an answer comes through one of the request''s links');
+END;
+""" + "".join(
+    _append_only(t)
+    for t in ("clips", "expertise_requests", "expertise_material", "expertise_events",
+              "expertise_answers")
+) + _never_deleted("expertise_links")
+
+# The standalone signaling server (``station serve``, one server for many
+# stations). A station is known by its id and the SHA-256 of its secret key
+# (never the key); a revoked station stays listed, its id never reused. A
+# session (a room) belongs to the first station that claims it, for good.
+# Invitations made here for a remote station's session live beside the
+# station's own ``invitations`` (which point at local sessions): token digest
+# only, and only the use (with the doctor who joined) and the revocation are
+# filled in later.
+_V7 = """
+CREATE TABLE signaling_stations (
+    id INTEGER PRIMARY KEY,
+    station_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    key_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TRIGGER signaling_stations_fixed BEFORE UPDATE OF id, station_id, key_sha256, created_at
+    ON signaling_stations
+BEGIN SELECT RAISE(ABORT, 'signaling: a station''s id and key are never rewritten'); END;
+CREATE TABLE signaling_sessions (
+    session_id TEXT PRIMARY KEY,
+    station_id TEXT NOT NULL REFERENCES signaling_stations (station_id),
+    claimed_at TEXT NOT NULL
+);
+CREATE TRIGGER signaling_sessions_no_update BEFORE UPDATE ON signaling_sessions
+BEGIN SELECT RAISE(ABORT, 'signaling: a session''s station is never changed'); END;
+CREATE TABLE remote_invitations (
+    id INTEGER PRIMARY KEY,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    station_id TEXT NOT NULL REFERENCES signaling_stations (station_id),
+    session_id TEXT NOT NULL REFERENCES signaling_sessions (session_id),
+    context TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    revoked_at TEXT,
+    doctor_name TEXT,
+    doctor_rpps TEXT,
+    doctor_specialty TEXT
+);
+CREATE INDEX remote_invitations_session ON remote_invitations (session_id, id);
+CREATE TRIGGER remote_invitations_fixed BEFORE UPDATE OF id, token_sha256, station_id,
+    session_id, context, created_at, expires_at ON remote_invitations
+BEGIN SELECT RAISE(ABORT, 'invitation: token, session and validity are never rewritten'); END;
+""" + _never_deleted("signaling_stations") + _never_deleted("signaling_sessions") \
+    + _never_deleted("remote_invitations")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, residents, sessions, clinical facts, audit trail", _V1),
     Migration(2, "exam camera snapshots (lossless files, metadata and hashes)", _V2),
     Migration(3, "one-time invitations of remote doctors (token digests only)", _V3),
     Migration(4, "report versions (immutable once validated)", _V4),
     Migration(5, "outbox: one delivery per recipient, with its history", _V5),
+    Migration(6, "télé-expertise requests, expert links and answers; stethoscope clips", _V6),
+    Migration(7, "standalone signaling server: station keys (digests), session owners,"
+              " remote invitations", _V7),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

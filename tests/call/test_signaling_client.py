@@ -118,3 +118,49 @@ def test_wrong_station_key_is_refused() -> None:
             await runner.cleanup()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_doctor_joined_is_handed_over_and_a_bad_handler_does_not_cut_signaling() -> None:
+    """A standalone server tells the station who joined; the client passes it on."""
+    async def scenario() -> None:
+        async def station(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            for invitation in (1, 2):
+                await ws.send_json({"type": "doctor-joined", "invitation": invitation,
+                                    "name": "Dr A", "rpps": "10001234565",
+                                    "specialty": "MG", "time": "2026-11-23T09:00:00+00:00"})
+            await ws.send_json({"type": "error", "code": "x", "message": "after"})
+            async for _ in ws:
+                pass
+            return ws
+
+        app = web.Application()
+        app.router.add_get("/ws/station/{session}", station)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        seen: list[dict[str, Any]] = []
+
+        def on_joined(message: dict[str, Any]) -> None:
+            seen.append(message)
+            if message["invitation"] == 1:
+                raise RuntimeError("store busy")
+
+        call = StationCall({}, ice_servers=[])
+        client = SignalingClient(f"http://127.0.0.1:{port}", SESSION, KEY, call,
+                                 on_doctor_joined=on_joined)
+        running = asyncio.create_task(client.run())
+        try:
+            await until(lambda: len(client.errors) == 1, "the message after")
+            assert [m["invitation"] for m in seen] == [1, 2]
+            assert seen[1]["rpps"] == "10001234565"
+        finally:
+            await client.close()
+            running.cancel()
+            await call.close()
+            await runner.cleanup()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -1,0 +1,207 @@
+"""A station's side of a standalone signaling server: its settings and invitation links.
+
+The ``[signaling]`` section of ``<home>/station.toml`` names the server and
+how the station proves itself (the key may instead come from the
+``STATION_SIGNALING_KEY`` environment variable, which wins)::
+
+    [signaling]
+    url = "https://signal.example.fr"
+    station_id = "ehpad-tilleuls"
+    key = "…"          # printed once by `station serve stations add`
+
+:class:`InvitationClient` asks that server for the doctor's one-time link
+(``POST /api/invitations``) and revokes it (``DELETE /api/invitations/<id>``);
+:func:`record_doctor_joined` records the doctor the server says joined in the
+station's own store.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from station.clock import from_text
+from station.errors import StationError
+from station.paths import station_home
+from station.people import check_rpps
+from station.store.database import Store
+from station.store.sessions import SessionRecords
+
+CONFIG_FILENAME = "station.toml"
+KEY_VARIABLE = "STATION_SIGNALING_KEY"
+REQUEST_TIMEOUT = 15.0  # seconds for one API call
+
+
+class SignalingConfigError(StationError):
+    """The ``[signaling]`` settings are missing something or malformed."""
+
+
+class RemoteServerError(StationError):
+    """The signaling server refused a request, or could not be reached."""
+
+    def __init__(self, code: str, /, status: int = 0, **params: object) -> None:
+        self.status = status
+        super().__init__(code, status=status, **params)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalingConfig:
+    """Where a station's signaling server is and how the station proves itself."""
+
+    url: str
+    station_id: str
+    key: str
+
+    @property
+    def credential(self) -> str:
+        """The Bearer credential: ``<station-id>.<key>``."""
+        key = self.key.removeprefix(f"{self.station_id}.")  # the line `stations add` prints
+        return f"{self.station_id}.{key}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The ``Authorization`` header of every request and of the socket."""
+        return {"Authorization": f"Bearer {self.credential}"}
+
+
+def signaling_config(url: str, station_id: str | None, key: str | None,
+                     env: Mapping[str, str] = os.environ,
+                     source: str = "") -> SignalingConfig:
+    """A complete :class:`SignalingConfig`; the key falls back to ``STATION_SIGNALING_KEY``."""
+    key = env.get(KEY_VARIABLE) or key or ""
+    for name, value in (("url", url), ("station_id", station_id or ""), ("key", key)):
+        if not value.strip():
+            raise SignalingConfigError("signaling.config_missing", key=name,
+                                       path=source or KEY_VARIABLE)
+    if not url.startswith(("http://", "https://")):
+        raise SignalingConfigError("signaling.config_bad_url", url=url)
+    return SignalingConfig(url.rstrip("/"), str(station_id).strip(), key.strip())
+
+
+def load_signaling_config(path: Path | None = None,
+                          env: Mapping[str, str] = os.environ) -> SignalingConfig | None:
+    """The ``[signaling]`` settings of ``station.toml``, or None without a ``url`` there."""
+    path = path or station_home() / CONFIG_FILENAME
+    if not path.exists():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SignalingConfigError("signaling.config_malformed", path=str(path),
+                                   reason=str(error)) from error
+    section = data.get("signaling")
+    if section is None or (isinstance(section, dict) and not section.get("url")):
+        return None
+    if not isinstance(section, dict) or not all(
+            isinstance(section.get(k, ""), str) for k in ("url", "station_id", "key")):
+        raise SignalingConfigError("signaling.config_malformed", path=str(path),
+                                   reason="[signaling]")
+    return signaling_config(section["url"], section.get("station_id"), section.get("key"),
+                            env, str(path))
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteLink:
+    """A link the server made: what to give the doctor, and how to revoke it."""
+
+    invitation_id: int
+    url: str
+    expires_at: datetime
+
+
+class InvitationClient:
+    """Asks the station's signaling server for invitation links, and revokes them."""
+
+    def __init__(self, config: SignalingConfig, *,
+                 http: aiohttp.ClientSession | None = None) -> None:
+        self.config = config
+        self._http = http
+
+    async def _request(self, method: str, path: str,
+                       body: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = f"{self.config.url}{path}"
+        own = self._http is None
+        http = self._http or aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT))
+        try:
+            async with http.request(method, url, json=body,
+                                    headers=self.config.headers) as response:
+                try:
+                    data = await response.json(content_type=None)
+                except ValueError:
+                    data = None
+                if response.status >= 400:
+                    detail = data.get("message") if isinstance(data, dict) else None
+                    raise RemoteServerError("signaling.remote_refused", response.status,
+                                            url=url, reason=detail or response.reason or "")
+                if not isinstance(data, dict):
+                    raise RemoteServerError("signaling.remote_refused", response.status,
+                                            url=url, reason="JSON")
+                return data
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise RemoteServerError("signaling.remote_unreachable", url=url,
+                                    reason=str(error) or type(error).__name__) from error
+        finally:
+            if own:
+                await http.close()
+
+    async def create(self, session_id: str, valid_for: timedelta,
+                     context: dict[str, Any] | None = None) -> RemoteLink:
+        """A one-time link into ``session_id``, valid ``valid_for``."""
+        body: dict[str, Any] = {"session_id": session_id,
+                                "ttl_s": valid_for.total_seconds()}
+        if context:
+            body["context"] = context
+        data = await self._request("POST", "/api/invitations", body)
+        try:
+            return RemoteLink(int(data["invitation_id"]), str(data["url"]),
+                              from_text(str(data["expires_at"])))
+        except (KeyError, TypeError, ValueError) as error:
+            raise RemoteServerError("signaling.remote_refused", 200, url=self.config.url,
+                                    reason=str(error)) from error
+
+    async def revoke(self, invitation_id: int) -> str:
+        """Revoke a link; returns its state (``revoked``). A used one raises (409)."""
+        data = await self._request("DELETE", f"/api/invitations/{invitation_id}")
+        return str(data.get("state", ""))
+
+
+def record_doctor_joined(store: Store, session_id: str, message: Mapping[str, Any]) -> bool:
+    """Record a relayed ``doctor-joined`` as the session's ``doctor_joined`` event.
+
+    The event is the one the embedded server records (same actor, same data:
+    name, RPPS, specialty, invitation), at the time the doctor joined. The
+    server repeats the message when the station's socket comes back, so an
+    invitation already recorded is not recorded twice. Returns True when
+    recorded now; a malformed message (bad RPPS, missing field) is refused
+    with :class:`~station.errors.StationError`.
+    """
+    name, specialty = message.get("name"), message.get("specialty")
+    invitation, when = message.get("invitation"), message.get("time")
+    if not (isinstance(name, str) and name.strip() and isinstance(specialty, str)
+            and isinstance(invitation, int) and not isinstance(invitation, bool)
+            and isinstance(when, str)):
+        raise StationError("signaling.bad_doctor_joined")
+    rpps = check_rpps(str(message.get("rpps", "")))
+    try:
+        time = from_text(when)
+    except ValueError as error:
+        raise StationError("signaling.bad_doctor_joined") from error
+    data = {"name": name.strip(), "rpps": rpps, "specialty": specialty.strip(),
+            "invitation": invitation}
+    with store.write() as conn:
+        if conn.execute(
+                "SELECT 1 FROM session_events WHERE session_id = ? AND type = 'doctor_joined'"
+                " AND json_extract(data, '$.invitation') = ?", (session_id, invitation)
+        ).fetchone():
+            return False
+        SessionRecords(store).record_event_in(conn, session_id, "doctor_joined", time,
+                                              f"rpps:{rpps}", data)
+    return True
