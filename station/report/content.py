@@ -1,7 +1,7 @@
 """What a report says, gathered from the store for one session.
 
 :func:`gather_report` reads the session, its resident, consents, events,
-measurements, snapshots and waveform records and returns one frozen
+measurements, snapshots, stethoscope clips and waveform records and returns one frozen
 :class:`ReportContent`. The PDF and the FHIR bundle are both rendered from
 it, and it is stored as JSON with every report version, so a version can be
 rendered again byte for byte.
@@ -50,6 +50,7 @@ from station.report.codes import (
     allowed_billing,
 )
 from station.store.accounts import AccountDirectory
+from station.store.clips import ClipStore
 from station.store.database import Store
 from station.store.measurements import MeasurementLog, from_microseconds
 from station.store.residents import ResidentRegistry
@@ -133,7 +134,13 @@ class SnapshotEntry:
 
 @dataclass(frozen=True, slots=True)
 class RecordingEntry:
-    """A recorded signal (stethoscope sound, pleth) summarised from its waveform chunks."""
+    """A recorded signal: a stethoscope clip, or a signal (pleth) from its waveform chunks.
+
+    A clip (``clip_id`` set) is keyed by its negated id in ``first_chunk_id``
+    and ``last_chunk_id``, where renderers key recordings, so it never
+    collides with a waveform; ``unit`` is then its WAV sample format and
+    ``samples_sha256`` the SHA-256 of its WAV file.
+    """
 
     kind: str
     device: str
@@ -146,6 +153,8 @@ class RecordingEntry:
     is_sound: bool
     first_chunk_id: int
     last_chunk_id: int
+    clip_id: int | None = None
+    site: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +434,8 @@ def _snapshots(store: Store, session_id: str) -> tuple[SnapshotEntry, ...]:
 
 
 def _recordings(store: Store, session_id: str) -> tuple[RecordingEntry, ...]:
-    """One entry per (signal, device): chunks in order, hashed as stored (float32 LE)."""
+    """One entry per (signal, device): chunks in order, hashed as stored (float32 LE);
+    then one per stethoscope clip (:class:`~station.store.clips.ClipStore`)."""
     rows = store.conn.execute(
         "SELECT id, kind, device, start_us, sample_rate_hz, unit, sample_count, samples"
         " FROM waveform_chunks WHERE session_id = ? ORDER BY id", (session_id,))
@@ -446,6 +456,13 @@ def _recordings(store: Store, session_id: str) -> tuple[RecordingEntry, ...]:
             sample_count=sum(c[6] for c in chunks), unit=first[5],
             samples_sha256=digest.hexdigest(), is_sound=kind in SOUND_KINDS,
             first_chunk_id=first[0], last_chunk_id=last[0]))
+    for clip in ClipStore(store).for_session(session_id):
+        entries.append(RecordingEntry(
+            kind="stethoscope", device=clip.device, start=clip.recorded_at.astimezone(UTC),
+            duration_s=clip.duration_s, sample_rate_hz=float(clip.sample_rate_hz),
+            sample_count=clip.frame_count, unit=clip.sample_format,
+            samples_sha256=clip.file_sha256, is_sound=True, first_chunk_id=-clip.id,
+            last_chunk_id=-clip.id, clip_id=clip.id, site=clip.site))
     return tuple(entries)
 
 

@@ -44,6 +44,7 @@ from station.report.content import (
     ReportContent,
     SnapshotEntry,
 )
+from station.store.clips import site_label
 
 RPPS_OID_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"
 RPPS_SYSTEM = "http://rpps.fr"
@@ -328,7 +329,8 @@ class _Builder:
             "createdDateTime": _time(r.start), "deviceName": r.device,
             "duration": round(r.duration_s, 3), "content": content,
             "note": [{"text": f"{r.sample_count} échantillons à {r.sample_rate_hz:g} Hz"
-                              f" (float32 little-endian, unité {r.unit})"}],
+                              + (f" (WAV {r.unit}, {site_label(r.site or '')})" if r.clip_id
+                                 else f" (float32 little-endian, unité {r.unit})")}],
         }
         if r.is_sound:
             media["type"] = {"coding": [{"system": MEDIA_TYPE_SYSTEM, "code": "audio",

@@ -48,6 +48,7 @@ from station.report.content import (
     SnapshotEntry,
     elapsed_text,
 )
+from station.store.clips import site_label
 
 try:
     LOCAL_TIME: tzinfo = ZoneInfo("Europe/Paris")
@@ -347,6 +348,7 @@ class _Renderer:
         rows = [["Signal", "Début", "Durée", "Échantillons", "Appareil", "SHA-256"]]
         for r in self.c.recordings:
             label = "Stéthoscope (son)" if r.is_sound else KIND_LABELS.get(r.kind, r.kind)
+            label += f" — {site_label(r.site)}" if r.site else ""
             rows.append([label, fmt_time(r.start), f"{_number(f'{r.duration_s:.1f}')} s",
                          f"{r.sample_count} à {_number(f'{r.sample_rate_hz:g}')} Hz", r.device,
                          f"{r.samples_sha256[:12]}…"])

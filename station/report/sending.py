@@ -41,7 +41,7 @@ from station.outbox.config import config_path
 from station.store.reports import ReportVersion
 
 _ACT_TITLES = {"teleconsultation": "report.mail.title_teleconsultation",
-               "teleexpertise": "report.mail.title_teleexpertise"}
+               "tele_expertise": "report.mail.title_teleexpertise"}
 
 
 def load_report_recipients(path: Path | None = None) -> list[Recipient]:

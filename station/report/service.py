@@ -26,6 +26,7 @@ from station.people import Doctor
 from station.report.content import DocumentInfo, RecordingEntry, ReportContent, gather_report
 from station.report.fhir import build_bundle
 from station.report.pdf import render_pdf
+from station.store.clips import ClipStore
 from station.store.database import Store
 from station.store.reports import ReportRecords, ReportVersion, sha256_hex
 from station.store.sessions import SessionRecords
@@ -211,7 +212,10 @@ class ReportService:
         return images
 
     def _wav(self, recording: RecordingEntry) -> bytes:
-        """A stethoscope recording as 16-bit PCM WAV, from its float32 chunks."""
+        """A stethoscope clip's stored WAV (hash checked), or a recording as 16-bit PCM
+        WAV from its float32 chunks."""
+        if recording.clip_id is not None:
+            return ClipStore(self._store).read(recording.clip_id)
         rows = self._store.conn.execute(
             "SELECT samples FROM waveform_chunks WHERE kind = ? AND device = ?"
             " AND id BETWEEN ? AND ? ORDER BY id",

@@ -54,9 +54,28 @@ ENTITY_COLUMNS: dict[str, str] = {
         " content_sha256, pdf, pdf_sha256, fhir, fhir_sha256, validated_by, validated_rpps,"
         " validated_at, reason"
     ),
+    "clips": (
+        "session_id, site, device, recorded_at, recorded_by, sample_rate_hz, sample_format,"
+        " frame_count, duration_s, path, size, file_sha256"
+    ),
+    "expertise_requests": (
+        "session_id, question, expert_name, expert_rpps, expert_specialty, expert_email,"
+        " requester_name, requester_rpps, requester_email, bill_rqd, created_at, created_by"
+    ),
+    "expertise_material": "request_id, kind, item_id",
+    "expertise_links": (
+        "request_id, token_sha256, created_at, expires_at, created_by, delivery_id, used_at,"
+        " revoked_at"
+    ),
+    "expertise_events": "request_id, link_id, time, type, actor, data",
+    "expertise_answers": (
+        "request_id, link_id, answered_at, expert_name, expert_rpps, expert_specialty,"
+        " conclusion, prescriptions, billing"
+    ),
 }
 # Rows of these tables change over time; only their latest audit row must match.
-MUTABLE_ENTITIES = frozenset({"accounts", "residents", "sessions", "invitations"})
+MUTABLE_ENTITIES = frozenset({"accounts", "residents", "sessions", "invitations",
+                              "expertise_links"})
 
 
 def digest_rows(rows: list[tuple[object, ...]]) -> str:
