@@ -1,0 +1,7 @@
+"""``python -m ui``: the nurse's app."""
+
+import sys
+
+from ui.app import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""The nurse's application: one window, a stack of screens, asyncio through qasync.
+
+``python -m ui`` (or ``station-app``) opens the cart's store; ``--demo``
+opens the demo store with every simulator. PySide6's own QtAsyncio cannot
+host aiortc (no UDP endpoints), so the asyncio loop is qasync's, running on
+the Qt thread: core callbacks arrive on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
+
+from station.paths import STORE_FILENAME, station_home
+from station.store.database import Store
+from ui.controller import AppSettings, StationController
+from ui.i18n import LANGUAGES, _, set_language
+from ui.screens.base import Screen
+from ui.theme import STYLESHEET
+
+APP_NAME = "Station de téléconsultation"
+
+
+class MainWindow(QMainWindow):
+    """The window: screens in a stack, switched by name."""
+
+    def __init__(self, controller: StationController, screens: Sequence[Screen] = (),
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.setWindowTitle(_("Teleconsultation station"))
+        self.stack = QStackedWidget()
+        self.setCentralWidget(self.stack)
+        self.screens: dict[str, Screen] = {}
+        for screen in screens:
+            self.add_screen(screen)
+        self.resize(1280, 800)
+
+    def add_screen(self, screen: Screen) -> None:
+        """Register a screen; its ``navigate`` signal switches screens."""
+        self.screens[screen.name] = screen
+        self.stack.addWidget(screen)
+        screen.navigate.connect(self.show_screen)
+
+    def show_screen(self, name: str) -> Screen:
+        """Show the screen ``name`` and let it refresh."""
+        screen = self.screens[name]
+        self.stack.setCurrentWidget(screen)
+        screen.entered()
+        return screen
+
+    @property
+    def current(self) -> Screen:
+        """The screen on display."""
+        widget = self.stack.currentWidget()
+        assert isinstance(widget, Screen)
+        return widget
+
+
+def make_application(argv: Sequence[str] = ()) -> QApplication:
+    """The QApplication with the app's name and stylesheet (reused if one exists)."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
+    app.setApplicationName(APP_NAME)
+    app.setStyleSheet(STYLESHEET)
+    return app
+
+
+def open_controller(settings: AppSettings) -> StationController:
+    """Open the store named by ``settings`` and the controller over it."""
+    return StationController(Store.open(settings.home / STORE_FILENAME), settings)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="station-app", description=APP_NAME)
+    parser.add_argument("--demo", action="store_true",
+                        help="demo store, every simulator, embedded signaling server")
+    parser.add_argument("--lang", choices=LANGUAGES, default="fr")
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app until its window closes."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    set_language(args.lang)
+    import qasync  # noqa: PLC0415 - only the running app needs it
+
+    app = make_application(sys.argv[:1])
+    home = station_home() / "demo" if args.demo else station_home()
+    controller = open_controller(AppSettings(home=home, demo=args.demo, language=args.lang))
+    window = MainWindow(controller)
+    window.show()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        closed = asyncio.Event()
+        app.aboutToQuit.connect(closed.set)
+        loop.run_until_complete(closed.wait())
+    controller.store.close()
+    return 0

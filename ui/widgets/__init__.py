@@ -1,0 +1,1 @@
+"""Small reusable widgets (buttons, badges, tiles, previews, meters)."""
