@@ -87,7 +87,7 @@ DEVICE_URLS = (
     "sim://otoscope", "sim://dermatoscope",
 )
 EXAMS = ("otoscope", "dermatoscope")
-VIDEO_SIZE = (640, 360)  # sent resolution; snapshots keep the camera's full resolution
+VIDEO_SIZE = (1280, 720)  # sent resolution; snapshots keep the camera's full resolution
 PHONO_BIN = 240  # 48 kHz / 240 = 200 Hz envelope
 PHONO_BLOCKS = 5  # one phono message per 100 ms
 HISTORY_LIMIT = 200

@@ -63,7 +63,7 @@ def test_an_idle_camera_sends_no_frames_but_takes_stills_and_resumes() -> None:
 
 
 def test_the_runtime_films_in_the_mode_it_sends() -> None:
-    assert _in_video_mode("sim://otoscope") == "sim://otoscope?video=640x360"
+    assert _in_video_mode("sim://otoscope") == "sim://otoscope?video=1280x720"
     assert _in_video_mode("sim://room-camera?video=1920x1080") == \
         "sim://room-camera?video=1920x1080"
     assert _in_video_mode("sim://oximeter-ble") == "sim://oximeter-ble"
