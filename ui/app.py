@@ -61,6 +61,19 @@ class MainWindow(QMainWindow):
         return widget
 
 
+def build_screens(controller: StationController) -> list[Screen]:
+    """Every screen of the session, in flow order (the first one is shown first).
+
+    Screens of the first part of the flow (sign-in, lock, today, resident,
+    consent) are imported from their modules below; those of the second part
+    (examination and call, report) likewise. Each module owns its screen.
+    """
+    screens: list[Screen] = []
+    # --- sign-in, lock, today, resident, consent (added by their modules) ---
+    # --- examination and call, report (added by their modules) ---
+    return screens
+
+
 def make_application(argv: Sequence[str] = ()) -> QApplication:
     """The QApplication with the app's name and stylesheet (reused if one exists)."""
     existing = QApplication.instance()
@@ -92,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = make_application(sys.argv[:1])
     home = station_home() / "demo" if args.demo else station_home()
     controller = open_controller(AppSettings(home=home, demo=args.demo, language=args.lang))
-    window = MainWindow(controller)
+    window = MainWindow(controller, build_screens(controller))
     window.show()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
