@@ -62,7 +62,12 @@ from station.device_bridge import DeviceSessionBridge
 from station.errors import StationError
 from station.i18n import format_number, tr
 from station.outbox import Outbox, OutboxConfig, OutboxWorker, Recipient
-from station.report.sending import report_delivered, report_recipients, send_report
+from station.report.sending import (
+    report_delivered,
+    report_recipients,
+    send_report,
+    settle_sent_sessions,
+)
 from station.report.service import ReportService
 from station.session import SessionEngine, SessionState
 from station.signaling.client_api import (
@@ -220,7 +225,7 @@ class StationRuntime:
         self._client_task = asyncio.create_task(self.client.run(), name="signaling client")
         if self.outbox_config is not None:  # retries of anything still unsent, this one's too
             worker = OutboxWorker(self.outbox, self.outbox_config, poll_s=5.0)
-            self._spawn(worker.run(), "outbox worker")
+            self._spawn(worker.run(after_delivery=self._settle_sent), "outbox worker")
 
     async def wait_cameras_ready(self, timeout: float) -> bool:
         """Wait (at most ``timeout`` s) until every camera delivers frames, so a doctor
@@ -526,19 +531,16 @@ class StationRuntime:
         await self._mark_sent_when_delivered(session, version)
 
     async def _mark_sent_when_delivered(self, session: SessionEngine, version: Any) -> None:
-        """The session is ``sent`` once every recipient has the report (the worker retries)."""
-        delay = 1.0
-        while not self._stopped:
-            delivered = report_delivered(self.outbox, version)
-            if delivered is None:
-                return  # nobody to send to: the nurse sees it in the outbox
-            if delivered:
-                if session.state is SessionState.REPORT:
-                    session.mark_sent("outbox", version.id)
-                    self.say(tr("runtime.report_sent"))
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 60.0)
+        """The session is ``sent`` once every recipient has the report (the worker retries;
+        the first pass often delivers at once)."""
+        if report_delivered(self.outbox, version):
+            self._settle_sent()
+
+    def _settle_sent(self) -> None:
+        live = {self.session.id: self.session} if self.session is not None else {}
+        if self.session is not None and self.session.id in settle_sent_sessions(
+                self.store, self.outbox, live):
+            self.say(tr("runtime.report_sent"))
 
     def _spawn(self, work: Any, name: str) -> None:
         task = asyncio.create_task(work, name=name)

@@ -11,6 +11,7 @@ from station.cli.common import cli_actor, open_store
 from station.i18n import tr
 from station.outbox import Delivery, DeliveryState, Outbox, OutboxWorker, load_outbox_config
 from station.outbox.config import config_path
+from station.report.sending import settle_sent_sessions
 
 
 def register(commands: Any) -> None:
@@ -112,6 +113,8 @@ def send_pending(args: argparse.Namespace) -> int:
         for result in results:
             delivery = outbox.delivery(result.delivery_id)
             print(_line(delivery))
+        for session_id in settle_sent_sessions(store, outbox):
+            print(tr("outbox.cli.session_sent", session=session_id[:8]))
         waiting = len(outbox.pending())
     delivered = sum(r.state is DeliveryState.DELIVERED for r in results)
     print(tr("outbox.cli.sent_summary", delivered=delivered, attempted=len(results),

@@ -141,12 +141,20 @@ class OutboxWorker:
         self.outbox.record_delivered(claimed.id, attempt, code, text, actor=self._actor)
         return AttemptResult(claimed.id, attempt, DeliveryState.DELIVERED)
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Send until ``stop`` is set (or the task is cancelled)."""
+    async def run(self, stop: asyncio.Event | None = None,
+                  after_delivery: Callable[[], object] | None = None) -> None:
+        """Send until ``stop`` is set (or the task is cancelled); ``after_delivery`` runs
+        after each round that delivered something (e.g. to close finished sessions)."""
         self._wakeup = asyncio.Event()
         stop = stop or asyncio.Event()
         while not stop.is_set():
-            await self.run_once()
+            results = await self.run_once()
+            if after_delivery is not None and any(
+                    r.state is DeliveryState.DELIVERED for r in results):
+                try:
+                    after_delivery()
+                except Exception:  # a follow-up must not stop the sending
+                    log.exception("after-delivery step failed")
             delay = self._poll_s
             if self.config is not None:
                 # Only channels that can be sent on: a delivery waiting for its

@@ -20,7 +20,7 @@ per report version and recipient), so asking twice sends once.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,10 @@ from station.outbox import (
     Recipient,
 )
 from station.outbox.config import config_path
-from station.store.reports import ReportVersion
+from station.session import SessionEngine, SessionState
+from station.store.accounts import AccountDirectory
+from station.store.database import Store
+from station.store.reports import ReportRecords, ReportVersion
 
 _ACT_TITLES = {"teleconsultation": "report.mail.title_teleconsultation",
                "tele_expertise": "report.mail.title_teleexpertise"}
@@ -128,3 +131,31 @@ async def send_report(outbox: Outbox, config: OutboxConfig | None, version: Repo
     if queued and config is not None:
         await OutboxWorker(outbox, config).run_once()
     return outbox.deliveries(report_ref=version.id)
+
+
+def settle_sent_sessions(store: Store, outbox: Outbox,
+                         live: Mapping[str, SessionEngine] | None = None) -> list[str]:
+    """Mark ``sent`` every session waiting in ``report`` whose latest validated report
+    reached all its recipients; returns their ids.
+
+    Catches every case: the live session, télé-expertise answers, retries that
+    succeeded later, a restart. ``live`` gives the engines already open (the
+    running session), so their state stays true; others are resumed from the store.
+    """
+    rows = store.conn.execute(
+        "SELECT s.id, s.nurse_login FROM sessions s WHERE s.state = ?"
+        " AND EXISTS (SELECT 1 FROM reports r WHERE r.session_id = s.id"
+        " AND r.state = 'validated')", (SessionState.REPORT.value,)).fetchall()
+    settled = []
+    reports = ReportRecords(store)
+    accounts = AccountDirectory(store)
+    for session_id, nurse_login in rows:
+        version = reports.latest(session_id)
+        nurse = accounts.get(nurse_login)
+        if version is None or nurse is None or report_delivered(outbox, version) is not True:
+            continue
+        engine = (live or {}).get(session_id) or SessionEngine.resume(store, session_id, nurse)
+        if engine.state is SessionState.REPORT:
+            engine.mark_sent("outbox", version.id)
+        settled.append(session_id)
+    return settled

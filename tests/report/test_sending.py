@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from station.outbox import DeliveryState, Outbox, OutboxConfigError, Recipient
+from station.outbox.config import config_from_mapping
 from station.report.sending import (
     load_report_recipients,
     report_delivered,
     report_recipients,
     send_report,
+    settle_sent_sessions,
 )
 from station.report.service import ReportService
 from tests.outbox.conftest import smtp_config
@@ -91,3 +93,21 @@ def test_recipients_come_from_the_report_section(tmp_path: Path) -> None:
     with pytest.raises(OutboxConfigError):
         load_report_recipients(path)
     assert load_report_recipients(tmp_path / "missing.toml") == []
+
+
+def test_a_session_is_closed_once_its_report_reached_everyone(
+        finished: FinishedSession, tmp_path: Path) -> None:
+    service = ReportService(finished.store)
+    version = service.validate(finished.engine.id)
+    config = config_from_mapping({"drop_folder": str(tmp_path)})
+    outbox = Outbox(finished.store, config)
+    recipients = report_recipients(config, [])
+    assert settle_sent_sessions(finished.store, outbox) == []  # nothing queued yet
+    deliveries = asyncio.run(send_report(outbox, config, version, "teleconsultation", "d",
+                                         recipients, actor="claire.m"))
+    assert [d.state for d in deliveries] == [DeliveryState.DELIVERED]
+    assert settle_sent_sessions(finished.store, outbox) == [finished.engine.id]
+    state = finished.store.conn.execute("SELECT state FROM sessions WHERE id = ?",
+                                        (finished.engine.id,)).fetchone()[0]
+    assert state == "sent"
+    assert settle_sent_sessions(finished.store, outbox) == []
