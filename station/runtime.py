@@ -80,7 +80,7 @@ from station.signaling.client_api import (
 from station.signaling.invitations import DEFAULT_TTL
 from station.signaling.runner import RunningServer, start_embedded
 from station.store.database import Store
-from station.store.measurements import from_microseconds
+from station.store.measurements import MeasurementLog, from_microseconds
 from station.store.sessions import SessionEvent, SessionRecords
 from station.store.snapshots import SnapshotStore, StoredSnapshot
 
@@ -217,6 +217,8 @@ class StationRuntime:
         self.call = StationCall(self._sources(), ice_servers=self.ice_servers, hub=self.hub,
                                 context=self.context(), link_policy=LinkPolicy())
         self.call.subscribe(self._on_call_event)
+        measurements = MeasurementLog(self.store)
+        self.call.missed_measurements = lambda after: measurements.after(session.id, after)
         self.manager.start()
         credential = (self.signaling.credential if self.signaling is not None
                       else self.server.station_key if self.server is not None else "")
@@ -360,7 +362,8 @@ class StationRuntime:
     def _on_session_event(self, event: SessionEvent) -> None:
         if event.type == "measurement" and self.call is not None:
             measurement: Measurement = event.data["measurement"]
-            self.call.send_measurement(measurement, event.data.get("stored_at"))
+            self.call.send_measurement(measurement, event.data.get("stored_at"),
+                                       event.data.get("id"))
         elif (event.type == "transition" and event.data.get("state") == "stopped"
               and self.call is not None):
             # Consent withdrawn (or the act abandoned) during the call: media

@@ -165,10 +165,10 @@ class SessionEngine:
         self._require_state(SessionState.EXAMINE, "measure")
         ids = self._measurements.add_many(self.id, measurements)
         stored_at = datetime.now(UTC)  # the wall clock, not the session's: for latency figures
-        for measurement in measurements:
+        for measurement_id, measurement in zip(ids, measurements, strict=True):
             self.changes.announce(SessionEvent(self.id, "measurement", measurement.time,
                                                measurement.device,
-                                               {"measurement": measurement,
+                                               {"measurement": measurement, "id": measurement_id,
                                                 "stored_at": stored_at}))
         return ids
 

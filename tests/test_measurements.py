@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,16 @@ def test_a_measurement_for_an_unknown_session_is_refused(log: MeasurementLog) ->
     with pytest.raises(sqlite3.IntegrityError):
         log.add("no-such-session", Measurement(Kind.SPO2, 97.0, "%", datetime.now(UTC), "d"))
     assert log.count() == 0
+
+
+def test_measurements_after_an_id_come_in_order_with_their_ids(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s.sqlite3")
+    store.conn.execute("PRAGMA foreign_keys = OFF")  # measurements without a session row
+    log = MeasurementLog(store)
+    now = datetime.now(UTC)
+    ids = log.add_many("s1", [Measurement(Kind.SPO2, v, "%", now, "d") for v in (90, 91, 92)])
+    assert [(i, m.value) for i, m in log.after("s1", ids.start)] == [
+        (ids.start + 1, 91), (ids.start + 2, 92)]
+    assert log.after("s1", ids.stop) == []
+    assert log.after("other", 0) == []
+    store.close()

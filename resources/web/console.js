@@ -64,6 +64,8 @@ const state = {
   doctor: null,
   callState: "ringing",
   audioOnly: false,
+  seenVitals: new Set(),  // ids of the measurements received (the station may replay some)
+  lastVitalId: 0,
   micMuted: false,
   micError: null,
   connectedAt: null,
@@ -535,7 +537,7 @@ function startHeartbeat(ch) {
   let seq = 0;
   const timer = setInterval(() => {
     if (ch.readyState !== "open") { clearInterval(timer); return; }
-    ch.send(JSON.stringify({ type: "heartbeat", seq: ++seq }));
+    ch.send(JSON.stringify({ type: "heartbeat", seq: ++seq, vitals: state.lastVitalId }));
   }, 1000);
 }
 
@@ -565,7 +567,17 @@ function handleVitals(msg) {
   log("in", "vitals", msg);
   switch (msg && msg.type) {
     case "context": renderContext(msg); break;
-    case "measurement": updateVital(msg); break;
+    case "measurement": {
+      // Numbered measurements are acknowledged in our heartbeats; after a cut the
+      // station replays what we missed, possibly with some we already have.
+      if (Number.isInteger(msg.id)) {
+        if (state.seenVitals.has(msg.id)) break;
+        state.seenVitals.add(msg.id);
+        state.lastVitalId = Math.max(state.lastVitalId, msg.id);
+      }
+      updateVital(msg);
+      break;
+    }
     case "device": updateDevice(msg.url, { state: msg.state, detail: msg.detail }); break;
     case "battery": updateDevice(msg.url, { battery: msg.percent }); break;
     case "call-state": setCallState(msg.state, { audioOnly: msg.audio_only }); break;

@@ -48,13 +48,15 @@ def _time(value: datetime) -> str:
     return value.isoformat()
 
 
-def measurement_message(measurement: Measurement,
-                        stored_at: datetime | None = None) -> dict[str, Any]:
+def measurement_message(measurement: Measurement, stored_at: datetime | None = None,
+                        measurement_id: int | None = None) -> dict[str, Any]:
     """``{"type": "measurement", ...}``; ``value`` is null when the device gave none.
 
     ``time`` is the measurement's own time (the device's clock when it has
     one, often to the second); ``stored`` (when given) is when the station
-    had it durably stored, just before sending it.
+    had it durably stored, just before sending it; ``id`` its number in the
+    store, increasing, which the console acknowledges in its heartbeats so
+    that a new connection replays what the doctor missed.
     """
     value = measurement.value if math.isfinite(measurement.value) else None
     message = {"type": "measurement", "kind": measurement.kind.value, "value": value,
@@ -63,6 +65,8 @@ def measurement_message(measurement: Measurement,
                "quality": sorted(flag.value for flag in measurement.quality)}
     if stored_at is not None:
         message["stored"] = _time(stored_at)
+    if measurement_id is not None:
+        message["id"] = measurement_id
     return message
 
 

@@ -104,6 +104,11 @@ class StationCall:
         self.state = CallState.NEW
         self.audio_only = False
         self.audio_only_cause: str | None = None
+        # Measurements the doctor acknowledged (his heartbeats carry the last id
+        # seen); ``missed_measurements(after_id)`` gives the rest from the store.
+        self.missed_measurements: Callable[[int], list[tuple[int, Measurement]]] | None = None
+        self._vitals_acked = 0
+        self._last_sent_measurement = 0
 
     # --- observation ---------------------------------------------------------
 
@@ -239,9 +244,19 @@ class StationCall:
         if self.context is not None:
             self._send("vitals", {"type": "context", **self.context}, keep=False)
         self._announce_state()
+        self._replay_missed()
         while self._backlog:
             name, text = self._backlog.popleft()
             self._channels[name].send(text)
+
+    def _replay_missed(self) -> None:
+        """Send, in order, every stored measurement the doctor has not acknowledged
+        (taken during a cut, or before he joined), before anything live."""
+        if self.missed_measurements is None:
+            return
+        for measurement_id, measurement in self.missed_measurements(self._vitals_acked):
+            self._send("vitals", messages.measurement_message(measurement, None,
+                                                              measurement_id), keep=False)
 
     # --- heartbeat ---------------------------------------------------------------
 
@@ -273,6 +288,9 @@ class StationCall:
         if channel == "control":
             if parsed["type"] == messages.HEARTBEAT:
                 self._last_heard = time.monotonic()
+                acked = parsed.get("vitals")
+                if isinstance(acked, int) and not isinstance(acked, bool):
+                    self._vitals_acked = max(self._vitals_acked, acked)
                 return
             if parsed["type"] == "audio-only":
                 self.set_audio_only(bool(parsed.get("on")), cause="doctor")
@@ -297,10 +315,20 @@ class StationCall:
             self._backlog.append((name, text))
         return False
 
-    def send_measurement(self, measurement: Measurement,
-                         stored_at: datetime | None = None) -> None:
-        """Send a measurement on ``vitals`` (kept and sent later while reconnecting)."""
-        self._send("vitals", messages.measurement_message(measurement, stored_at))
+    def send_measurement(self, measurement: Measurement, stored_at: datetime | None = None,
+                         measurement_id: int | None = None) -> None:
+        """Send a measurement on ``vitals`` (kept and sent later while reconnecting).
+
+        With an id, a measurement the doctor never acknowledged is replayed from
+        ``missed_measurements`` when the next connection opens, so a cut loses none.
+        """
+        if measurement_id is not None:
+            self._last_sent_measurement = max(self._last_sent_measurement, measurement_id)
+            channel = self._channels.get("vitals")
+            if channel is None or channel.readyState != "open":
+                return  # replayed from the store when the channel opens
+        self._send("vitals", messages.measurement_message(measurement, stored_at,
+                                                          measurement_id))
 
     def send_context(self, context: Mapping[str, Any]) -> None:
         """Set the resident's context; sent now if ``vitals`` is open, and on every (re)open."""

@@ -114,6 +114,16 @@ class MeasurementLog:
         )
         return [_measurement(row) for row in rows]
 
+    def after(self, session_id: str, last_id: int) -> list[tuple[int, Measurement]]:
+        """A session's measurements stored after ``last_id``, with their ids, in order
+        (what a doctor who lost the link has not seen)."""
+        rows = self._store.conn.execute(
+            "SELECT id, kind, value, unit, time_us, device, quality, decimals FROM measurements"
+            " WHERE session_id = ? AND id > ? ORDER BY id",
+            (session_id, last_id),
+        )
+        return [(int(row[0]), _measurement(row[1:])) for row in rows]
+
     def count(self, session_id: str | None = None) -> int:
         """How many measurements are stored (for one session, or in all)."""
         if session_id is None:

@@ -111,7 +111,9 @@ class Doctor:
             parsed = json.loads(message)
             self.messages[channel.label].append(parsed)
             if channel.label == "control" and parsed["type"] == "heartbeat" and self.heartbeat:
-                channel.send(json.dumps({"type": "heartbeat", "seq": parsed["seq"]}))
+                seen = [m["id"] for m in self.messages["vitals"] if m.get("id") is not None]
+                channel.send(json.dumps({"type": "heartbeat", "seq": parsed["seq"],
+                                         "vitals": max(seen, default=0)}))
 
     def send(self, label: str, message: dict[str, Any]) -> None:
         """Send JSON on one of the station's channels."""

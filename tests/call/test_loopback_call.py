@@ -153,3 +153,44 @@ def test_silent_doctor_detected_by_missing_heartbeats() -> None:
             assert "heartbeat" in loop_call.states[-1].reason
 
     run(scenario)
+
+
+def test_measurements_taken_during_a_cut_arrive_after_it_in_order() -> None:
+    """The doctor acknowledges measurements in his heartbeats; a new connection
+    replays, from the store, what he never acknowledged."""
+    stored: list[tuple[int, Measurement]] = []
+
+    def measure(value: float) -> tuple[int, Measurement]:
+        m = Measurement(Kind.SPO2, value, "%", datetime.now(UTC), "sim://oximeter-ble")
+        stored.append((len(stored) + 1, m))
+        return stored[-1]
+
+    async def scenario() -> None:
+        async with loopback_call() as loop_call:
+            call, doctor = loop_call.call, loop_call.doctor
+            call.missed_measurements = lambda after: [(i, m) for i, m in stored if i > after]
+            await until(lambda: "vitals" in doctor.channels, "vitals open")
+            for value in (95, 96, 97):
+                measurement_id, m = measure(value)
+                call.send_measurement(m, None, measurement_id)
+            await asyncio.sleep(2.5)  # two heartbeats acknowledge them
+            await doctor.close()
+            await loop_call.wait_state(CallState.RECONNECTING, DETECTION_LIMIT)
+            for value in (91, 92, 93, 94):  # taken while nobody listens
+                measurement_id, m = measure(value)
+                call.send_measurement(m, None, measurement_id)
+            second = Doctor()
+            try:
+                await call.accept_answer(await second.answer(await call.reconnect()))
+                await until(lambda: len([m for m in second.messages["vitals"]
+                                         if m["type"] == "measurement"]) >= 4,
+                            "the missed measurements arrive")
+                ids = [m["id"] for m in second.messages["vitals"] if m["type"] == "measurement"]
+                assert ids == [4, 5, 6, 7]  # in order, none of the acknowledged ones again
+                values = [m["value"] for m in second.messages["vitals"]
+                          if m["type"] == "measurement"]
+                assert values == [91, 92, 93, 94]
+            finally:
+                await second.close()
+
+    run(scenario)

@@ -98,6 +98,11 @@ def test_a_cut_is_noticed_recorded_and_the_call_resumes_by_itself(
         "En communication", timeout=TIMEOUT * 1000)
     assert_rising(page, "video-room", "video")
     assert_rising(page, "audio-stethoscope", "audio")
+    # no measurement lost: everything stored until just now reached the console
+    stored = {row[0] for row in station.query(
+        "SELECT id FROM measurements WHERE session_id = ?", station.session_id)}
+    wait_for(lambda: stored <= set(page.evaluate(
+        "Array.from(window.__console.state.seenVitals)")), "every stored measurement shown")
 
 
 def test_a_lossy_link_stops_video_and_sound_and_vitals_go_on(
