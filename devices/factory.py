@@ -10,6 +10,12 @@ Simulator names: ``oximeter-ble``, ``thermometer-ble``, ``blood-pressure-ble``,
 ``scale-ble``, ``oximeter-serial?protocol=cms50d|cms50d-v46|nonin-2``,
 ``stethoscope[?rate=70&murmur=1]``, ``otoscope``, ``dermatoscope``, ``room-camera`` (cameras
 take ``?video=WxH``, their video mode; stills stay at full resolution).
+The stethoscope streams known test signals instead of heart and lung sounds with
+``signal=heart`` (default) | ``tone`` (``&freq=100``) | ``tones`` (third octaves
+20 Hz–2 kHz, ``&step=1`` s each) | ``sweep`` | ``beats`` (a steady heartbeat) |
+``clicks`` (on every 500 ms of Unix time) | ``silence``, ``&clicks=1`` adding the
+clicks to another one and ``&level=`` the peak level (0..1); see
+:mod:`devices.audio.test_signals`.
 Option ``misbehave=`` (comma-separated): ``drop``, ``malformed``, ``implausible``,
 ``battery-low`` (BLE), ``silent`` (serial, stethoscope), ``freeze``/``black``
 (cameras; ``drop`` too).
@@ -23,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from devices.audio import AudioCapture, AudioSource, Fault, Scene, SimulatedStethoscope
+from devices.audio.test_signals import SignalRenderer, test_signal
 from devices.ble.gatt import Advertisement
 from devices.ble.health import BleHealthDevice
 from devices.ble.simulators import BleSimulator, start_ble_simulator
@@ -132,8 +139,8 @@ async def _open_simulated(url: str, parsed: DeviceUrl, simulators: Simulators) -
         return SerialOximeter(url, SERIAL_PRESETS[protocol](serial.path), protocol)
     if name in SIM_CAMERAS:
         options = [f"fault={m}" for m in misbehave[:1]]
-        if parsed.option("video"):
-            options.append(f"video={parsed.option('video')}")
+        options += [f"{name}={parsed.option(name)}" for name in ("video", "clock")
+                    if parsed.option(name)]
         query = "&".join(options)
         camera_url = f"sim://{SIM_CAMERAS[name]}" + (f"?{query}" if query else "")
         return CameraDevice(url, open_camera(camera_url))
@@ -143,14 +150,30 @@ async def _open_simulated(url: str, parsed: DeviceUrl, simulators: Simulators) -
         fault = Fault.CLIPPING if "implausible" in misbehave else (
             Fault.SILENCE if "silent" in misbehave else Fault.NONE)
         drop_after = 250 if "drop" in misbehave else None  # 5 s of 20 ms blocks
+        make_signal = _stethoscope_signal(url, parsed)
+        make_signal()  # a bad option fails here, not when the device starts
 
         async def open_simulated() -> AudioSource:
             return await SimulatedStethoscope.open(scene, fault=fault,
-                                                   drop_out_after_blocks=drop_after)
+                                                   drop_out_after_blocks=drop_after,
+                                                   signal=make_signal())
 
         return StethoscopeDevice(url, open_simulated)
     known = ", ".join([*SIM_BLE, *SIM_OTHERS, *SIM_CAMERAS])
     raise DeviceConfigurationError(f"{url}: no simulator {name!r}; choose one of {known}")
+
+
+def _stethoscope_signal(url: str, parsed: DeviceUrl) -> Callable[[], SignalRenderer | None]:
+    """A factory of the test signal a ``sim://stethoscope`` URL asks for (fresh per opening)."""
+    try:
+        freq = float(parsed.option("freq", "100"))
+        step = float(parsed.option("step", "1"))
+        level = float(parsed.option("level")) if parsed.option("level") else None
+    except ValueError as error:
+        raise DeviceConfigurationError(f"{url}: {error}") from error
+    name = parsed.option("signal", "heart")
+    clicks = parsed.option("clicks") not in ("", "0")
+    return lambda: test_signal(name, freq_hz=freq, step_s=step, level=level, clicks=clicks)
 
 
 async def scan_ble(seconds: float, *, virtual: bool = False) -> list[Advertisement]:

@@ -109,16 +109,17 @@ class Scene(ABC):
         """Overlay what is fixed to the camera, not the subject. Default: nothing."""
         return view
 
-    def frame(self, t: float) -> Image:
+    def frame(self, t: float, grain: tuple[int, int] | None = None) -> Image:
         """A video frame (1920x1080 unless another video mode was chosen) at time ``t``
-        (seconds since the stream started)."""
+        (seconds since the stream started); ``grain`` fixes the sensor noise's offset
+        (random otherwise), so that a frame can be rendered again identically."""
         dx, dy = self.offset(t)
         dx, dy = dx * self.video_width / VIDEO_WIDTH, dy * self.video_width / VIDEO_WIDTH
         x0, y0 = round(self._origin[0] + dx), round(self._origin[1] + dy)
         width, height = self.video_width, self.video_height
         view = self.video[y0:y0 + height, x0:x0 + width].copy()
         self.animate(view, self.video, x0, y0, t, self.scale)
-        gx, gy = self._frame_rng.integers(0, _GRAIN_PAD, 2)
+        gx, gy = grain if grain is not None else self._frame_rng.integers(0, _GRAIN_PAD, 2)
         cv2.add(view, self._grain[gy:gy + height, gx:gx + width], dst=view)
         return self.instrument(view)
 

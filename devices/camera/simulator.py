@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from devices.camera.frame import VIDEO_HEIGHT, VIDEO_WIDTH, ExamKind, Image
 from devices.camera.scene import Scene
@@ -82,6 +83,34 @@ def parse_video_size(text: str) -> tuple[int, int]:
         raise DeviceConfigurationError(f"video mode {text!r}: a 16:9 size up to "
                                        f"{VIDEO_WIDTH}x{VIDEO_HEIGHT} is expected")
     return width, height
+
+
+REFERENCE_PERIOD_MS = 3_600_000  # the clock-driven scene repeats every hour
+
+
+def reference_frame(scene: Scene, millis: int) -> Image:
+    """The frame a clock-driven simulator (``?clock=1``) films at Unix time ``millis``,
+    without its overlays: what the video should show, to compare what a
+    receiver decoded against (PSNR). The scene's time and its sensor noise
+    both follow from ``millis``, which the frame carries in its machine clock."""
+    millis %= 1 << 32  # what the machine clock carries
+    t = (millis % REFERENCE_PERIOD_MS) / 1000
+    grain = ((millis * 7919) % 64, (millis * 104729) % 64)
+    return scene.frame(t, grain)
+
+
+def overlay_mask(width: int, height: int) -> npt.NDArray[np.bool_]:
+    """True where a simulated frame shows the scene, False under the burned-in
+    clock and the machine clock (they differ from frame to frame by design)."""
+    mask = np.ones((height, width), bool)
+    mask[CLOCK_ROWS, CLOCK_COLUMNS] = False
+    scale = width / VIDEO_WIDTH
+    top = height - round((MACHINE_CLOCK_MARGIN + MACHINE_CLOCK_LINES * MACHINE_CLOCK_BLOCK
+                          + 16) * scale)
+    right = round((MACHINE_CLOCK_MARGIN + MACHINE_CLOCK_PER_LINE * MACHINE_CLOCK_BLOCK + 16)
+                  * scale)
+    mask[max(0, top):, :right] = False
+    return mask
 
 
 def burn_clock(image: Image, label: str, when: datetime, counter: int) -> None:
@@ -215,6 +244,7 @@ class SimulatedCamera:
         self.exam: ExamKind = SCENES[scene].exam
         self.fps = fps
         self.video_size = video_size
+        self.clock_driven = False  # scene time and noise from the wall clock (reference_frame)
         self.freeze = False
         self.black = False
         self.dropped = False
@@ -229,18 +259,19 @@ class SimulatedCamera:
 
     @classmethod
     def from_url(cls, url: str) -> SimulatedCamera:
-        """``sim://<scene>[?fps=N][&seed=N][&video=WxH][&fault=freeze|black|drop]``.
+        """``sim://<scene>[?fps=N][&seed=N][&video=WxH][&clock=1][&fault=freeze|black|drop]``.
 
         ``video`` is the video mode (1920x1080 by default), as a real camera is
         set to the mode nearest the size the call sends; stills keep the full
-        sensor resolution either way.
+        sensor resolution either way. ``clock=1`` drives the scene from the wall
+        clock, so any frame can be rendered again by :func:`reference_frame`.
         """
         parts = urlsplit(url)
         if parts.scheme != "sim" or parts.path not in ("", "/"):
             raise DeviceConfigurationError(f"{url!r} is not a simulated camera URL "
                                            "(expected sim://otoscope, sim://room...)")
         query = parse_qs(parts.query)
-        unknown = set(query) - {"fps", "seed", "fault", "video"}
+        unknown = set(query) - {"fps", "seed", "fault", "video", "clock"}
         faults = set(query.get("fault", [])) - set(_FAULTS)
         if unknown or faults:
             raise DeviceConfigurationError(f"{url!r}: unknown option {sorted(unknown | faults)}")
@@ -252,6 +283,7 @@ class SimulatedCamera:
         video = parse_video_size(query["video"][-1]) if "video" in query else (
             VIDEO_WIDTH, VIDEO_HEIGHT)
         camera = cls(parts.netloc, fps=fps, seed=seed, url=url, video_size=video)
+        camera.clock_driven = query.get("clock", ["0"])[-1] == "1"
         camera.freeze = "freeze" in query.get("fault", [])
         camera.black = "black" in query.get("fault", [])
         camera.dropped = "drop" in query.get("fault", [])
@@ -279,10 +311,14 @@ class SimulatedCamera:
         if self.black:
             image = np.zeros((self.video_size[1], self.video_size[0], 3), np.uint8)
         else:
-            image = self._live().frame(time.monotonic() - self._start)
             now = datetime.now().astimezone()
+            millis = round(now.timestamp() * 1000)
+            if self.clock_driven:
+                image = reference_frame(self._live(), millis)
+            else:
+                image = self._live().frame(time.monotonic() - self._start)
             burn_clock(image, self._label, now, self._count)
-            burn_machine_clock(image, round(now.timestamp() * 1000))
+            burn_machine_clock(image, millis)
         self._count += 1
         self._last = image
         return image

@@ -5,10 +5,17 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+import numpy as np
 import pytest
 
 from devices.camera import SimulatedCamera, open_camera
-from devices.camera.simulator import parse_video_size, read_machine_clock, scene_for
+from devices.camera.simulator import (
+    overlay_mask,
+    parse_video_size,
+    read_machine_clock,
+    reference_frame,
+    scene_for,
+)
 from devices.errors import DeviceConfigurationError
 from station.runtime import _in_video_mode
 
@@ -67,3 +74,19 @@ def test_the_runtime_films_in_the_mode_it_sends() -> None:
     assert _in_video_mode("sim://room-camera?video=1920x1080") == \
         "sim://room-camera?video=1920x1080"
     assert _in_video_mode("sim://oximeter-ble") == "sim://oximeter-ble"
+
+
+def test_a_clock_driven_frame_can_be_rendered_again_from_its_clock() -> None:
+    backend = SimulatedCamera.from_url("sim://dermatoscope?video=1280x720&clock=1")
+    backend.open()
+    try:
+        frame = backend.read()
+    finally:
+        backend.close()
+    millis = read_machine_clock(frame)
+    assert millis is not None
+    again = reference_frame(scene_for("dermatoscope", video_size=(1280, 720)), millis)
+    mask = overlay_mask(1280, 720)
+    assert np.array_equal(frame[mask], again[mask])
+    later = reference_frame(scene_for("dermatoscope", video_size=(1280, 720)), millis + 40)
+    assert not np.array_equal(frame[mask], later[mask])
