@@ -1,6 +1,7 @@
 // Expert page of a télé-expertise: read the material, check its hashes, answer.
 // Plain ES module, no build step. The token is the last part of /expertise/<token>.
 import { sha256Hex } from "./sha256.js";
+import { openPhoto, setupViewer } from "./viewer.js";
 
 const QUALITY = {
   finger_out: "doigt retiré", searching: "recherche du pouls", implausible: "valeur invraisemblable",
@@ -166,78 +167,13 @@ async function load() {
   document.body.dataset.loaded = "true";
 }
 
-// ---------------------------------------------------------------- viewer (copied from the console)
-const view = { scale: 1, x: 0, y: 0, fit: 1, drag: null };
-function applyView() {
-  $("viewer-img").style.transform = `translate(${view.x}px, ${view.y}px) scale(${view.scale})`;
-  $("viewer-zoom").textContent = `${Math.round(view.scale * 100)} %`;
-}
-function fitView() {
-  const img = $("viewer-img"), box = $("viewer-canvas");
-  const w = img.naturalWidth || 1, h = img.naturalHeight || 1;
-  view.fit = Math.min(box.clientWidth / w, box.clientHeight / h, 1);
-  view.scale = view.fit;
-  view.x = (box.clientWidth - w * view.scale) / 2;
-  view.y = (box.clientHeight - h * view.scale) / 2;
-  applyView();
-}
-function zoomAt(factor, cx, cy) {
-  const box = $("viewer-canvas");
-  if (cx == null) { cx = box.clientWidth / 2; cy = box.clientHeight / 2; }
-  const next = Math.min(16, Math.max(view.fit * 0.5, view.scale * factor));
-  view.x = cx - ((cx - view.x) * next) / view.scale;
-  view.y = cy - ((cy - view.y) * next) / view.scale;
-  view.scale = next;
-  applyView();
-}
+// ---------------------------------------------------------------- viewer
 function openViewer(rec) {
-  const img = $("viewer-img");
-  $("viewer-title").textContent = EXAMS[rec.exam] || "Photo";
-  $("viewer-meta").textContent = [`${rec.width} × ${rec.height} px`, fmtDateTime(rec.captured_at),
-    rec.ok ? "empreinte SHA-256 vérifiée" : "⚠ empreinte SHA-256 différente"].join(" · ");
-  img.alt = "Photo d’examen";
-  img.onload = fitView;
-  img.src = rec.src;
-  $("viewer").showModal();
-  $("viewer-canvas").focus();
-  if (img.complete && img.naturalWidth) fitView();
-}
-function setupViewer() {
-  const box = $("viewer-canvas");
-  box.addEventListener("wheel", (e) => {
-    e.preventDefault();
-    const r = box.getBoundingClientRect();
-    zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top);
-  }, { passive: false });
-  box.addEventListener("pointerdown", (e) => {
-    view.drag = { id: e.pointerId, x: e.clientX, y: e.clientY, ox: view.x, oy: view.y };
-    box.setPointerCapture(e.pointerId);
-    box.classList.add("dragging");
+  openPhoto({
+    src: rec.src, title: EXAMS[rec.exam] || "Photo", alt: "Photo d’examen",
+    meta: [`${rec.width} × ${rec.height} px`, fmtDateTime(rec.captured_at),
+      rec.ok ? "empreinte SHA-256 vérifiée" : "⚠ empreinte SHA-256 différente"].join(" · "),
   });
-  box.addEventListener("pointermove", (e) => {
-    if (!view.drag || view.drag.id !== e.pointerId) return;
-    view.x = view.drag.ox + e.clientX - view.drag.x;
-    view.y = view.drag.oy + e.clientY - view.drag.y;
-    applyView();
-  });
-  const end = () => { view.drag = null; box.classList.remove("dragging"); };
-  box.addEventListener("pointerup", end);
-  box.addEventListener("pointercancel", end);
-  box.addEventListener("dblclick", (e) => { const r = box.getBoundingClientRect(); zoomAt(2, e.clientX - r.left, e.clientY - r.top); });
-  box.addEventListener("keydown", (e) => {
-    const step = 40;
-    const keys = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
-    if (keys[e.key]) { view.x += keys[e.key][0]; view.y += keys[e.key][1]; applyView(); e.preventDefault(); }
-    else if (e.key === "+" || e.key === "=") zoomAt(1.25);
-    else if (e.key === "-") zoomAt(0.8);
-    else if (e.key === "0") fitView();
-  });
-  $("viewer-zoom-in").addEventListener("click", () => zoomAt(1.25));
-  $("viewer-zoom-out").addEventListener("click", () => zoomAt(0.8));
-  $("viewer-fit").addEventListener("click", fitView);
-  $("viewer-1to1").addEventListener("click", () => { const s = view.scale; zoomAt(1 / s); });
-  $("viewer-close").addEventListener("click", () => $("viewer").close());
-  window.addEventListener("resize", () => { if ($("viewer").open) fitView(); });
 }
 
 // ---------------------------------------------------------------- answer
