@@ -159,6 +159,7 @@ class StationRuntime:
         self._speaker: Speaker | None = None
         self._speaker_missing = False
         self._doctor_heard = False
+        self._announced_doctors: set[tuple[Any, ...]] = set()
         self.outbox = Outbox(store, outbox_config)
         self.recipients = report_recipients(outbox_config, recipients)
         self.simulators = Simulators(advertising_interval_ms=20.0) if simulators else None
@@ -301,14 +302,39 @@ class StationRuntime:
         self._remote_links.append(link.invitation_id)
         return link.url
 
+    def send_nurse_draft(self, fields: dict[str, Any]) -> int:
+        """The nurse's revision of the report fields: sent to the doctor and stored
+        (like every revision); returns its revision number."""
+        if self.call is None or self.session is None:
+            raise RuntimeError("the runtime is not started")
+        revision = self.call.send_report_draft(fields, author="nurse")
+        self.session.record_event("report_draft", {"fields": fields, "revision": revision,
+                                                   "author": "nurse"})
+        return revision
+
+    def _announce_latest_doctor(self, session: SessionEngine) -> None:
+        """The embedded server stores the doctor who joins; views hear of it here, once
+        per doctor, when his call connects."""
+        joined = [e for e in session.events() if e.type == "doctor_joined"]
+        if joined:
+            self._announce_doctor(joined[-1])
+
+    def _announce_doctor(self, event: SessionEvent) -> None:
+        key = (event.time, event.data.get("rpps"), event.data.get("invitation"))
+        if self.session is not None and key not in self._announced_doctors:
+            self._announced_doctors.add(key)
+            self.session.announce_recorded(event)
+
     def _on_doctor_joined(self, message: dict[str, Any]) -> None:
         """The remote server says who joined: the session records it here."""
         if self.session is None:
             return
         try:
-            if record_doctor_joined(self.store, self.session.id, message):
+            event = record_doctor_joined(self.store, self.session.id, message)
+            if event is not None:
                 self.say(tr("signaling.doctor_joined", name=message.get("name"),
                             rpps=message.get("rpps")))
+                self._announce_doctor(event)
         except StationError as error:
             log.warning("doctor-joined refused: %s", error)
 
@@ -421,8 +447,7 @@ class StationRuntime:
             message = event.message
             data = {"fields": message.get("fields", {}), "revision": message.get("revision"),
                     "author": message.get("author", "doctor")}
-            self.records.record_event(session.id, "report_draft", utc_now(),
-                                      self._doctor_actor(), data)
+            session.record_event("report_draft", data, self._doctor_actor())
             self.say(tr("runtime.report_draft", revision=data["revision"]))
         elif isinstance(event, ControlReceived):
             message = event.message
@@ -433,6 +458,7 @@ class StationRuntime:
         now = utc_now()
         if event.state is CallState.CONNECTED:
             self._connected_once.set()
+            self._announce_latest_doctor(session)
             if self._dropped_at is not None:
                 began, self._dropped_at = self._dropped_at, None
                 seconds = (now - began).total_seconds()
@@ -472,8 +498,7 @@ class StationRuntime:
                 seconds=format_number(f"{seconds:.1f}")), actor="call")
         else:
             actor = self._doctor_actor() if event.cause == "doctor" else session.nurse.login
-            self.records.record_event(session.id, "audio_only", now, actor,
-                                      {"on": event.on, "cause": event.cause})
+            session.record_event("audio_only", {"on": event.on, "cause": event.cause}, actor)
 
     # --- the doctor's voice ---------------------------------------------------------------
 

@@ -180,6 +180,23 @@ class SessionEngine:
                                            {"chunk": chunk}))
         return chunk_id
 
+    def record_event(self, event_type: str, data: dict[str, Any],
+                     actor: str | None = None) -> SessionEvent:
+        """Store a fact that changes no state (a report draft, an audio-only choice...)
+        and announce it. Any state."""
+        event = self._records.record_event(self.id, event_type, self._clock(),
+                                           actor or self.nurse.login, data)
+        self.changes.announce(event)
+        return event
+
+    def announce_recorded(self, event: SessionEvent) -> None:
+        """Announce an event another part of the station stored for this session
+        (the signaling server records the doctor who joins in the same write as
+        the use of his invitation), so views learn of it without reading the store."""
+        if event.session_id != self.id:
+            raise ValueError(f"event of session {event.session_id}, not {self.id}")
+        self.changes.announce(event)
+
     def record_incident(self, kind: str, detail: str, actor: str | None = None) -> SessionEvent:
         """Trace a technical incident (call dropped, device lost...). Any state."""
         event = self._records.record_event(

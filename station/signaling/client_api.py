@@ -32,7 +32,7 @@ from station.errors import StationError
 from station.paths import station_home
 from station.people import check_rpps
 from station.store.database import Store
-from station.store.sessions import SessionRecords
+from station.store.sessions import SessionEvent, SessionRecords
 
 CONFIG_FILENAME = "station.toml"
 KEY_VARIABLE = "STATION_SIGNALING_KEY"
@@ -173,15 +173,16 @@ class InvitationClient:
         return str(data.get("state", ""))
 
 
-def record_doctor_joined(store: Store, session_id: str, message: Mapping[str, Any]) -> bool:
+def record_doctor_joined(store: Store, session_id: str,
+                         message: Mapping[str, Any]) -> SessionEvent | None:
     """Record a relayed ``doctor-joined`` as the session's ``doctor_joined`` event.
 
     The event is the one the embedded server records (same actor, same data:
     name, RPPS, specialty, invitation), at the time the doctor joined. The
     server repeats the message when the station's socket comes back, so an
-    invitation already recorded is not recorded twice. Returns True when
-    recorded now; a malformed message (bad RPPS, missing field) is refused
-    with :class:`~station.errors.StationError`.
+    invitation already recorded is not recorded twice. Returns the event when
+    recorded now (None when it already was); a malformed message (bad RPPS,
+    missing field) is refused with :class:`~station.errors.StationError`.
     """
     name, specialty = message.get("name"), message.get("specialty")
     invitation, when = message.get("invitation"), message.get("time")
@@ -201,7 +202,6 @@ def record_doctor_joined(store: Store, session_id: str, message: Mapping[str, An
                 "SELECT 1 FROM session_events WHERE session_id = ? AND type = 'doctor_joined'"
                 " AND json_extract(data, '$.invitation') = ?", (session_id, invitation)
         ).fetchone():
-            return False
-        SessionRecords(store).record_event_in(conn, session_id, "doctor_joined", time,
-                                              f"rpps:{rpps}", data)
-    return True
+            return None
+        return SessionRecords(store).record_event_in(conn, session_id, "doctor_joined", time,
+                                                     f"rpps:{rpps}", data)
