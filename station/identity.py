@@ -66,6 +66,9 @@ class IdentityDocument(StrEnum):
 
 _STATUSES_FROM_INSI = (IdentityStatus.RETRIEVED, IdentityStatus.QUALIFIED)
 _STATUSES_WITH_DOCUMENT = (IdentityStatus.VALIDATED, IdentityStatus.QUALIFIED)
+# Public, for forms that offer the INS or the document only where they belong.
+STATUSES_FROM_INSI = frozenset(_STATUSES_FROM_INSI)
+STATUSES_WITH_DOCUMENT = frozenset(_STATUSES_WITH_DOCUMENT)
 
 
 @dataclass(frozen=True, slots=True)

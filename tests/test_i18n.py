@@ -7,6 +7,7 @@ import string
 from pathlib import Path
 
 from station.i18n import catalog
+from tests.astparse import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,7 @@ def codes_used_in_code() -> tuple[set[str], set[str]]:
     literal: set[str] = set()
     prefixes: set[str] = set()
     for path in list((ROOT / "station").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))

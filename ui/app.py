@@ -70,7 +70,19 @@ def build_screens(controller: StationController) -> list[Screen]:
     """
     screens: list[Screen] = []
     # --- sign-in, lock, today, resident, consent (added by their modules) ---
+    from ui.screens.consent import ConsentScreen  # noqa: PLC0415 - one import per part
+    from ui.screens.lock import LockScreen  # noqa: PLC0415
+    from ui.screens.resident import ResidentScreen  # noqa: PLC0415
+    from ui.screens.signin import SignInScreen  # noqa: PLC0415
+    from ui.screens.today import TodayScreen  # noqa: PLC0415
+
+    screens += [SignInScreen(controller), LockScreen(controller), TodayScreen(controller),
+                ResidentScreen(controller), ConsentScreen(controller)]
     # --- examination and call, report (added by their modules) ---
+    from ui.screens.exam import ExamScreen  # noqa: PLC0415 - one import per part
+    from ui.screens.report import ReportScreen  # noqa: PLC0415
+
+    screens += [ExamScreen(controller), ReportScreen(controller)]
     return screens
 
 

@@ -11,17 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from station import i18n as station_i18n
+from station.consent import Act, ConsentCapacity, ConsentDecision, ConsentRecord
+from station.identity import ResidentIdentity, identity_from_input, parse_birth_date
 from station.people import NurseAccount
-from station.session import SessionEngine
+from station.session import SessionEngine, SessionState
 from station.store.accounts import AccountDirectory
 from station.store.database import Store
+from station.store.pins import PinDirectory, unlock
 from station.store.residents import Resident, ResidentRegistry
+from station.today import DaySession, sessions_today, waiting_expertise
 from ui.bridge import CoreBridge
 
 if TYPE_CHECKING:
+    from station.expertise import Waiting
     from station.runtime import StationRuntime
+    from ui.live import LiveSession
 
 DEFAULT_LOCK_MINUTES = 5.0
 
@@ -46,11 +53,15 @@ class StationController:
         self.settings = settings
         self.accounts = AccountDirectory(store)
         self.residents = ResidentRegistry(store)
+        self.pins = PinDirectory(store)
         self.bridge = CoreBridge()
+        # Core messages (errors, labels) in the app's language.
+        station_i18n.set_language(settings.language)
         self.nurse: NurseAccount | None = None
         self.resident: Resident | None = None
         self.session: SessionEngine | None = None
         self.runtime: StationRuntime | None = None
+        self.live: LiveSession | None = None  # the session's live part (ui/live.py)
 
     # --- the nurse ----------------------------------------------------------------------
 
@@ -68,3 +79,88 @@ class StationController:
         if self.nurse is None:
             raise RuntimeError("no nurse is signed in")
         return self.nurse
+
+    def unlock(self, secret: str) -> NurseAccount:
+        """Unlock the idle lock with the signed-in nurse's PIN or password (the core
+        tells them apart and applies both lockouts); raises SignInError."""
+        self.nurse = unlock(self.accounts, self.pins, self.require_nurse(), secret)
+        return self.nurse
+
+    # --- today ----------------------------------------------------------------------------
+
+    def sessions_today(self) -> list[DaySession]:
+        """This station's sessions opened today (in progress ones first)."""
+        return sessions_today(self.store)
+
+    def waiting_expertise(self) -> list[tuple[Waiting, Resident | None]]:
+        """Télé-expertise requests waiting for an answer (longest wait first), with
+        the resident each one is about."""
+        return waiting_expertise(self.store)
+
+    def new_session(self) -> None:
+        """Forget the current session and resident: the next one starts at the resident
+        screen (the session itself is opened when consent is recorded, with its act)."""
+        self.end_session()
+
+    def resume_session(self, session_id: str) -> SessionEngine:
+        """Pick up a session of the day where it stands (the core records the resumption)."""
+        self.end_session()
+        engine = SessionEngine.resume(self.store, session_id, self.require_nurse())
+        self._attach(engine)
+        self.resident = engine.resident
+        return engine
+
+    def end_session(self) -> None:
+        """Leave the current session (it stays stored as it stands)."""
+        self.bridge.detach()
+        self.session = None
+        self.resident = None
+
+    def _attach(self, engine: SessionEngine) -> None:
+        self.session = engine
+        self.bridge.watch(engine.subscribe, self.bridge.session_event)
+
+    # --- the resident ---------------------------------------------------------------------
+
+    def search_residents(self, birth_date: str, letters: str) -> list[Resident]:
+        """Date of birth (JJ/MM/AAAA, may be empty) first, then letters of any name;
+        raises ValidationError for an impossible date."""
+        born = parse_birth_date(birth_date) if birth_date.strip() else None
+        return self.residents.search(born, letters)
+
+    def identity_from_form(self, **fields: Any) -> ResidentIdentity:
+        """The identity the nurse typed, checked by the core (ValidationError names the field)."""
+        return identity_from_input(**fields)
+
+    def possible_duplicates(self, identity: ResidentIdentity) -> list[Resident]:
+        """Residents who may be the same person (the CLI's search before ``add``)."""
+        return self.residents.possible_duplicates(identity)
+
+    def create_resident(self, identity: ResidentIdentity) -> Resident:
+        """Store a new resident (after the duplicate check) and make it the current one."""
+        self.resident = self.residents.create(identity, self.require_nurse().login)
+        return self.resident
+
+    def choose_resident(self, resident: Resident) -> None:
+        """The resident of the coming session."""
+        self.resident = resident
+
+    # --- consent --------------------------------------------------------------------------
+
+    def session_act(self) -> Act | None:
+        """The act of the current session, once it is opened (then it cannot change)."""
+        return self.session.act if self.session is not None else None
+
+    def record_consent(self, act: Act, decision: ConsentDecision, capacity: ConsentCapacity,
+                       consenting_person: str = "") -> ConsentRecord:
+        """Trace the answer (oral) in the session, opening it and identifying the resident
+        first when needed. Given: the examination starts; refused: the core stops it."""
+        if self.resident is None:
+            raise RuntimeError("no resident chosen")
+        if self.session is None:
+            self._attach(SessionEngine.start(self.store, self.require_nurse(), act))
+        assert self.session is not None
+        if self.session.state is SessionState.IDENTIFY:
+            self.session.identify(self.resident)
+        return self.session.record_consent(decision, capacity, consenting_person,
+                                           note=station_i18n.tr("consent.how.oral"))

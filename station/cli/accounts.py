@@ -1,4 +1,4 @@
-"""``station accounts add|list``: local nurse accounts."""
+"""``station accounts add|list|pin``: local nurse accounts and their unlock PINs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from station.cli.common import cli_actor, open_store
 from station.i18n import tr
 from station.store.accounts import AccountDirectory
+from station.store.pins import PinDirectory
 
 
 def register(commands: Any) -> None:
@@ -25,6 +26,11 @@ def register(commands: Any) -> None:
     add.set_defaults(handler=add_account)
     listing = sub.add_parser("list", help=tr("cli.accounts.list.help"))
     listing.set_defaults(handler=list_accounts)
+    pin = sub.add_parser("pin", help=tr("cli.accounts.pin.help"))
+    pin.add_argument("login")
+    pin.add_argument("--pin-stdin", action="store_true", help=tr("cli.accounts.pin.stdin"))
+    pin.add_argument("--as", dest="actor", help=tr("cli.as"))
+    pin.set_defaults(handler=set_pin)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -54,4 +60,16 @@ def list_accounts(args: argparse.Namespace) -> int:
         print(f"  {account.login:<20} {account.display_name:<30} {state}")
     if not accounts:
         print(tr("cli.accounts.none"))
+    return 0
+
+
+def set_pin(args: argparse.Namespace) -> int:
+    """Set a nurse's unlock PIN (4 to 6 digits), read from stdin or a hidden prompt."""
+    if args.pin_stdin or not sys.stdin.isatty():
+        pin = sys.stdin.readline().strip()
+    else:
+        pin = getpass.getpass(tr("cli.accounts.pin.prompt"))
+    with open_store() as store:
+        PinDirectory(store).set_pin(args.login, pin, cli_actor(args.actor))
+    print(tr("cli.accounts.pin.set", login=args.login.strip().lower()))
     return 0

@@ -42,6 +42,8 @@ ENTITY_COLUMNS: dict[str, str] = {
         "session_id, kind, start_us, sample_rate_hz, unit, device, sample_count, samples"
     ),
     "sign_in_attempts": "login, time, outcome",
+    "pins": "login, pin_hash, set_at, set_by",
+    "pin_attempts": "login, time, outcome",
     "snapshots": (
         "session_id, exam, device, captured_at, width, height, pixels_sha256, path, file_sha256"
     ),
@@ -75,7 +77,7 @@ ENTITY_COLUMNS: dict[str, str] = {
 }
 # Rows of these tables change over time; only their latest audit row must match.
 MUTABLE_ENTITIES = frozenset({"accounts", "residents", "sessions", "invitations",
-                              "expertise_links"})
+                              "expertise_links", "pins"})
 
 
 def digest_rows(rows: list[tuple[object, ...]]) -> str:

@@ -475,6 +475,26 @@ BEGIN SELECT RAISE(ABORT, 'invitation: token, session and validity are never rew
 """ + _never_deleted("signaling_stations") + _never_deleted("signaling_sessions") \
     + _never_deleted("remote_invitations")
 
+# Short unlock PINs for the app's idle lock (the password still signs in).
+# One argon2 hash per login, replaced when the nurse sets a new one; every
+# attempt is kept, so the "blocked after 5 failures" rule survives a restart.
+_V8 = """
+CREATE TABLE pins (
+    id INTEGER PRIMARY KEY,
+    login TEXT NOT NULL UNIQUE REFERENCES accounts (login),
+    pin_hash TEXT NOT NULL,
+    set_at TEXT NOT NULL,
+    set_by TEXT NOT NULL
+);
+CREATE TABLE pin_attempts (
+    id INTEGER PRIMARY KEY,
+    login TEXT NOT NULL,
+    time TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('set', 'success', 'failure', 'blocked', 'no_pin'))
+);
+CREATE INDEX pin_attempts_login ON pin_attempts (login, id);
+""" + _never_deleted("pins") + _append_only("pin_attempts")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, residents, sessions, clinical facts, audit trail", _V1),
     Migration(2, "exam camera snapshots (lossless files, metadata and hashes)", _V2),
@@ -484,5 +504,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "télé-expertise requests, expert links and answers; stethoscope clips", _V6),
     Migration(7, "standalone signaling server: station keys (digests), session owners,"
               " remote invitations", _V7),
+    Migration(8, "unlock PINs of nurse accounts (argon2 hashes) and their attempts", _V8),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.astparse import parse
 from ui.i18n import CATALOGUES, PoTranslations, _, parse_po, set_language
 
 UI = Path(__file__).resolve().parents[2] / "ui"
@@ -16,7 +17,7 @@ def ui_strings() -> set[str]:
     """Every literal passed to ``_()`` in ui/."""
     found: set[str] = set()
     for path in UI.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                     and node.func.id == "_" and node.args
                     and isinstance(node.args[0], ast.Constant)
