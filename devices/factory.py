@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from devices.audio import AudioCapture, AudioSource, Fault, Scene, SimulatedStethoscope
-from devices.audio.test_signals import SignalRenderer, test_signal
+from devices.audio.test_signals import SignalRenderer, signal_renderer
 from devices.ble.gatt import Advertisement
 from devices.ble.health import BleHealthDevice
 from devices.ble.simulators import BleSimulator, start_ble_simulator
@@ -173,7 +173,7 @@ def _stethoscope_signal(url: str, parsed: DeviceUrl) -> Callable[[], SignalRende
         raise DeviceConfigurationError(f"{url}: {error}") from error
     name = parsed.option("signal", "heart")
     clicks = parsed.option("clicks") not in ("", "0")
-    return lambda: test_signal(name, freq_hz=freq, step_s=step, level=level, clicks=clicks)
+    return lambda: signal_renderer(name, freq_hz=freq, step_s=step, level=level, clicks=clicks)
 
 
 async def scan_ble(seconds: float, *, virtual: bool = False) -> list[Advertisement]:

@@ -9,6 +9,7 @@ trail is verified. Every step is printed as the session announces it.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 from datetime import timedelta
@@ -60,6 +61,9 @@ EXPECTED_KINDS = {Kind.SPO2, Kind.PULSE_RATE, Kind.BODY_TEMPERATURE, Kind.SYSTOL
                   Kind.DIASTOLIC, Kind.BODY_WEIGHT}
 DEMO_DOCTOR = Doctor(name="Dr Élise Moreau", rpps="10001234565", specialty="médecine générale")
 EXAM_SECONDS = 30.0
+# Overrides the live demo's simulated stethoscope, e.g. sim://stethoscope?signal=tones:
+# the known test signals bench/fidelity.py measures at the doctor's ear.
+STETHOSCOPE_URL_ENV = "STATION_STETHOSCOPE_URL"
 READY_TIMEOUT = 30.0  # the link is handed out once the cameras show pictures
 
 
@@ -239,7 +243,9 @@ def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0
     The embedded signaling server is used unless ``signaling_url`` (or the
     ``[signaling]`` section of ``station.toml``) names a ``station serve``;
     the station id falls back to ``station.toml``, the key comes from
-    ``STATION_SIGNALING_KEY`` or ``station.toml``.
+    ``STATION_SIGNALING_KEY`` or ``station.toml``. ``STATION_STETHOSCOPE_URL``
+    replaces the simulated stethoscope's URL (test signals, see
+    ``docs/stethoscope-fidelity.md``).
     """
     from station.call.loopback import allow_loopback_candidates  # noqa: PLC0415 - aiortc
     from station.runtime import DEVICE_URLS, StationRuntime  # noqa: PLC0415 - live call only
@@ -256,6 +262,8 @@ def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0
     urls: list[str] = list(DEVICE_URLS)
     if not simulators:  # the cart's configured instruments (devices.toml)
         urls = [entry.url for entry in load_devices()[0] if not entry.url.startswith("sim://")]
+    elif stethoscope := os.environ.get(STETHOSCOPE_URL_ENV):
+        urls = [stethoscope if url.startswith("sim://stethoscope") else url for url in urls]
     session = _open_session(store)
     return asyncio.run(_serve_live(StationRuntime(
         store, host=host, port=port, device_urls=urls, simulators=simulators, say=print,

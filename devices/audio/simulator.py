@@ -39,6 +39,7 @@ from devices.audio.block import (
     stream_lost,
 )
 from devices.audio.synth import HeartLungSynth, Scene, Signal
+from devices.audio.test_signals import SignalRenderer
 from devices.errors import ConnectionLostError, DeviceConfigurationError
 
 _CLIPPING_GAIN = 12.0  # drives S1 peaks far past full scale, as a gain knob turned to max
@@ -64,15 +65,19 @@ class SimulatedStethoscope(AudioSource):
 
     ``drop_out_after_blocks`` ends the stream after that many blocks with
     :class:`ConnectionLostError`; ``fault`` can be changed at any time.
+    ``signal`` streams a known test signal instead of the scene
+    (:mod:`devices.audio.test_signals`, for measuring the chain).
     """
 
     def __init__(self, scene: Scene | None = None, *, paced: bool = True,
                  dtype: str = "int16", fault: Fault = Fault.NONE,
                  drop_out_after_blocks: int | None = None,
-                 name: str = "simulated stethoscope") -> None:
+                 name: str = "simulated stethoscope",
+                 signal: SignalRenderer | None = None) -> None:
         if dtype not in DTYPES:
             raise DeviceConfigurationError(f"audio sample format {dtype!r}: use int16 or float32")
         self.synth = HeartLungSynth(scene or Scene())
+        self.signal = signal
         self.paced = paced
         self.dtype = dtype
         self.fault = fault
@@ -88,10 +93,11 @@ class SimulatedStethoscope(AudioSource):
     async def open(cls, scene: Scene | None = None, *, paced: bool = True,
                    dtype: str = "int16", fault: Fault = Fault.NONE,
                    drop_out_after_blocks: int | None = None,
-                   name: str = "simulated stethoscope") -> SimulatedStethoscope:
+                   name: str = "simulated stethoscope",
+                   signal: SignalRenderer | None = None) -> SimulatedStethoscope:
         """Create and start at once, as :meth:`AudioCapture.open` does for a real input."""
         source = cls(scene, paced=paced, dtype=dtype, fault=fault,
-                     drop_out_after_blocks=drop_out_after_blocks, name=name)
+                     drop_out_after_blocks=drop_out_after_blocks, name=name, signal=signal)
         source.start()
         return source
 
@@ -123,7 +129,7 @@ class SimulatedStethoscope(AudioSource):
 
     def next_block(self) -> AudioBlock:
         """Render the next block now (no pacing, no drop-out check)."""
-        signal = self.synth.render(BLOCK_FRAMES)
+        signal = (self.signal or self.synth).render(BLOCK_FRAMES)
         if self.fault is Fault.CLIPPING:
             signal = signal * _CLIPPING_GAIN
         elif self.fault is Fault.SILENCE:

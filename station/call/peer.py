@@ -36,6 +36,7 @@ from aiortc import (
 
 from devices.measurement import Measurement
 from station.call import messages
+from station.call.adapt import AdaptPolicy, VideoAdaptation
 from station.call.events import (
     AudioOnlyChanged,
     CallEvent,
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 STREAMS = ("room", "exam", "voice", "stethoscope")  # transceiver order of the contract
 _BACKLOG = 500  # reliable messages kept while reconnecting; the oldest go first
 _SNAPSHOT_BUFFER = 1 << 20  # pause snapshot chunks above 1 MiB queued in SCTP
+_WAVEFORM_BACKLOG = 4096  # bytes of waveforms queued in SCTP above which chunks are dropped
 _RETIRE_DELAY = 1.0  # seconds a replaced track keeps feeding a sender blocked on it
 
 
@@ -76,7 +78,7 @@ class StationCall:
                  ice_servers: Sequence[RTCIceServer], hub: TrackHub | None = None,
                  context: Mapping[str, Any] | None = None, heartbeat_interval: float = 1.0,
                  missed_heartbeats: int = 3, link_policy: LinkPolicy | None = None,
-                 link_interval: float = 2.0) -> None:
+                 link_interval: float = 2.0, adapt_video: bool = False) -> None:
         self._sources: dict[str, MediaStreamTrack | None] = {name: sources.get(name)
                                                              for name in STREAMS}
         # Silence keeps the voice stream (and its msid) when there is no microphone.
@@ -95,6 +97,10 @@ class StationCall:
         self._backlog: deque[tuple[str, str]] = deque(maxlen=_BACKLOG)
         self._heartbeat: asyncio.Task[None] | None = None
         self._monitor: asyncio.Task[None] | None = None
+        # Video size and frame rate follow the link (station/call/adapt.py).
+        self.video_policy = AdaptPolicy() if adapt_video else None
+        self.video_adaptation: VideoAdaptation | None = None
+        self._adapting: asyncio.Task[None] | None = None
         self.link_policy = link_policy
         self.link_interval = link_interval
         self._last_heard: float | None = None
@@ -181,6 +187,11 @@ class StationCall:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers,
                                                 bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self._senders = {}
+        adaptation = None if self.video_policy is None else VideoAdaptation(
+            self.video_policy, lambda: (self._sources["room"], self._sources["exam"]),
+            stop_video=lambda: self.set_audio_only(True, cause="link"),
+            lean_audio=lambda: self.audio_only and self.audio_only_cause == "link",
+            audio_senders=lambda: {n: self._senders.get(n) for n in ("voice", "stethoscope")})
         for name in STREAMS:
             source = self._sources[name]
             kind = "audio" if name in ("voice", "stethoscope") else "video"
@@ -193,6 +204,8 @@ class StationCall:
             if name == "stethoscope":
                 transceiver.setCodecPreferences(_opus_only())
                 install_encoder(transceiver.sender, StethoscopeOpusEncoder())
+            elif kind == "video" and adaptation is not None:
+                adaptation.install(transceiver)
         self._channels = {
             "vitals": pc.createDataChannel("vitals"),
             "waveforms": pc.createDataChannel("waveforms", ordered=False, maxRetransmits=0),
@@ -211,6 +224,9 @@ class StationCall:
             monitor = LinkMonitor(self.link_policy, self._watched_senders, self._video_on_by_link,
                                   self._on_link_decision, self.link_interval)
             self._monitor = asyncio.create_task(monitor.run(), name="link monitor")
+        if adaptation is not None:
+            self.video_adaptation = adaptation
+            self._adapting = asyncio.create_task(adaptation.run(), name="video adaptation")
         return pc
 
     def _proxy(self, source: MediaStreamTrack) -> MediaStreamTrack:
@@ -218,10 +234,10 @@ class StationCall:
 
     async def _teardown(self) -> None:
         pc, self._pc = self._pc, None
-        for task in (self._heartbeat, self._monitor):
+        for task in (self._heartbeat, self._monitor, self._adapting):
             if task is not None:
                 task.cancel()
-        self._heartbeat = self._monitor = None
+        self._heartbeat = self._monitor = self._adapting = None
         self._channels = {}
         self._senders = {}
         if pc is not None:
@@ -340,7 +356,12 @@ class StationCall:
         self._send("vitals", message)
 
     def send_waveform(self, kind: str, rate: float, start: Any, samples: Sequence[float]) -> bool:
-        """Send a pleth/phono chunk on the unreliable ``waveforms`` channel (dropped if closed)."""
+        """Send a pleth/phono chunk on the unreliable ``waveforms`` channel (dropped if closed,
+        or if the link is not keeping up: live drawing is worth nothing late, and a
+        backlog of it would hold up the vitals sharing the association)."""
+        channel = self._channels.get("waveforms")
+        if channel is not None and channel.bufferedAmount > _WAVEFORM_BACKLOG:
+            return False
         return self._send("waveforms", messages.waveform_message(kind, rate, start, samples),
                           keep=False)
 
