@@ -314,7 +314,7 @@ class LossWindow:
 
 
 LEAN_AUDIO_BITRATES = {"stethoscope": 48_000, "voice": 24_000}
-FULL_AUDIO_BITRATE = 96_000  # aiortc's and the stethoscope's own (station/call/opus.py)
+FULL_AUDIO_BITRATE = 96_000  # aiortc's; used when an encoder's own bitrate is unknown
 
 
 def set_opus_bitrate(sender: RTCRtpSender | None, bitrate: int) -> bool:
@@ -356,6 +356,7 @@ class VideoAdaptation:
         self._lean_audio = lean_audio
         self._audio_senders = audio_senders
         self._lean: bool = False  # the sound as built: full bitrate
+        self._full: dict[str, int] = {}  # each audio stream's bitrate before leaning
         self.interval = interval
         self._senders: list[RTCRtpSender] = []
         self._encoders: list[AdaptiveVp8Encoder] = []
@@ -451,8 +452,12 @@ class VideoAdaptation:
             return
         self._lean = lean
         for name, sender in self._audio_senders().items():
+            codec = getattr(getattr(sender, _SENDER_ENCODER, None), "codec", None)
+            if lean and codec is not None:  # each encoder's own, to give back (opus.py's...)
+                self._full.setdefault(name, int(getattr(codec, "bit_rate", 0)
+                                                or FULL_AUDIO_BITRATE))
             bitrate = LEAN_AUDIO_BITRATES.get(name, FULL_AUDIO_BITRATE) if lean \
-                else FULL_AUDIO_BITRATE
+                else self._full.get(name, FULL_AUDIO_BITRATE)
             if set_opus_bitrate(sender, bitrate):
                 log.info("audio: %s at %d kbit/s", name, bitrate // 1000)
 

@@ -17,9 +17,11 @@ from station.call.adapt import (
     AdaptiveVp8Encoder,
     AdaptPolicy,
     LossWindow,
+    VideoAdaptation,
     set_opus_bitrate,
 )
 from station.call.link import LinkSample
+from station.call.opus import STETHOSCOPE_BITRATE, StethoscopeOpusEncoder
 from station.call.tracks import CameraTrack
 
 BASE_RTT = 0.16  # the 4G-weak profile's round trip, queue empty
@@ -179,3 +181,20 @@ def test_camera_track_output_size_and_frame_rate_can_be_lowered() -> None:
             track.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_lean_audio_gives_back_each_encoders_own_bitrate() -> None:
+    steth = SimpleNamespace(_RTCRtpSender__encoder=StethoscopeOpusEncoder())
+    voice = SimpleNamespace(_RTCRtpSender__encoder=OpusEncoder())
+    lean = [False]
+    adaptation = VideoAdaptation(AdaptPolicy(), list, lean_audio=lambda: lean[0],
+                                 audio_senders=lambda: {"stethoscope": steth,  # type: ignore
+                                                        "voice": voice})
+    lean[0] = True
+    adaptation._tune_audio()
+    assert steth._RTCRtpSender__encoder.codec.bit_rate == 48_000
+    assert voice._RTCRtpSender__encoder.codec.bit_rate == 24_000
+    lean[0] = False
+    adaptation._tune_audio()
+    assert steth._RTCRtpSender__encoder.codec.bit_rate == STETHOSCOPE_BITRATE
+    assert voice._RTCRtpSender__encoder.codec.bit_rate == 96_000
