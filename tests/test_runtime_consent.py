@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aiohttp
 
@@ -15,28 +14,9 @@ from station.runtime import StationRuntime
 from station.session import SessionEngine, SessionState
 from station.store.database import Store
 from station.store.residents import Resident
-from tests.call.doctor import Doctor, until
+from tests.call.doctor import Doctor, join_over_signaling, until
 
 DEVICES = ("sim://oximeter-ble", "sim://stethoscope", "sim://room-camera", "sim://otoscope")
-
-
-async def _doctor_joins(url: str, http: aiohttp.ClientSession, doctor: Doctor) -> Any:
-    base, token = url.rsplit("/join/", 1)
-    async with http.post(f"{base}/api/join/{token}", headers={"Origin": base},
-                         json={"name": "Dr Anne Leroy", "rpps": "10001234565",
-                               "specialty": "gériatrie"}) as response:
-        assert response.status == 200, await response.text()
-        ticket = (await response.json())["ticket"]
-    ws = await http.ws_connect(f"{base}/ws/doctor?ticket={ticket}", origin=base)
-
-    async def answer_offers() -> None:
-        async for message in ws:
-            data = message.json()
-            if data["type"] == "offer":
-                await ws.send_json({"type": "answer", "sdp": await doctor.answer(data["sdp"])})
-            doctor.messages["ws"].append(data)
-
-    return ws, asyncio.create_task(answer_offers())
 
 
 def test_withdrawal_during_the_call_ends_the_media(store: Store, nurse: NurseAccount,
@@ -52,7 +32,8 @@ def test_withdrawal_during_the_call_ends_the_media(store: Store, nurse: NurseAcc
         async with aiohttp.ClientSession() as http:
             try:
                 await runtime.start(session)
-                ws, answering = await _doctor_joins(runtime.invite(), http, doctor)
+                ws, answering = await join_over_signaling(runtime.invite(), http, doctor,
+                                                            "Dr Anne Leroy", "gériatrie")
                 assert runtime.call is not None
                 call = runtime.call
                 await until(lambda: call.state == CallState.CONNECTED, "connected", 30)

@@ -188,3 +188,26 @@ async def loopback_call(context: dict[str, Any] | None = None,
             await stethoscope.close()
             for track in sources.values():
                 track.stop()
+
+
+async def join_over_signaling(link: str, http: Any, doctor: Doctor,
+                              name: str = "Dr Élise Moreau",
+                              specialty: str = "médecine générale") -> Any:
+    """The doctor's join form and signaling socket (a real server), answering the
+    station's offers; returns the socket and the task answering."""
+    base, token = link.rsplit("/join/", 1)
+    async with http.post(f"{base}/api/join/{token}", headers={"Origin": base},
+                         json={"name": name, "rpps": "10001234565",
+                               "specialty": specialty}) as response:
+        assert response.status == 200, await response.text()
+        ticket = (await response.json())["ticket"]
+    ws = await http.ws_connect(f"{base}/ws/doctor?ticket={ticket}", origin=base)
+
+    async def answer_offers() -> None:
+        async for message in ws:
+            data = message.json()
+            if data["type"] == "offer":
+                await ws.send_json({"type": "answer", "sdp": await doctor.answer(data["sdp"])})
+            doctor.messages["ws"].append(data)
+
+    return ws, asyncio.create_task(answer_offers())

@@ -20,32 +20,13 @@ from station.people import NurseAccount
 from station.session import SessionState
 from station.store.database import Store
 from station.store.residents import Resident
-from tests.call.doctor import Doctor
+from tests.call.doctor import Doctor, join_over_signaling
 from tests.outbox.servers import LoopbackSmtp, ScriptedHandler
 from tests.ui.live_support import SCREENSHOTS, live_controller, qasync_loop, stop_live, until
 from ui.screens.report import ReportScreen
 
 DEVICES = ("sim://oximeter-ble", "sim://thermometer-ble")
 REFUSED = "ancien.medecin@medecin.mssante.fr"
-
-
-async def doctor_joins(link: str, http: aiohttp.ClientSession, doctor: Doctor) -> Any:
-    """The doctor's join form and signaling socket, answering the station's offers."""
-    base, token = link.rsplit("/join/", 1)
-    async with http.post(f"{base}/api/join/{token}", headers={"Origin": base},
-                         json={"name": "Dr Élise Moreau", "rpps": "10001234565",
-                               "specialty": "médecine générale"}) as response:
-        assert response.status == 200, await response.text()
-        ticket = (await response.json())["ticket"]
-    ws = await http.ws_connect(f"{base}/ws/doctor?ticket={ticket}", origin=base)
-
-    async def answer_offers() -> None:
-        async for message in ws:
-            data = message.json()
-            if data["type"] == "offer":
-                await ws.send_json({"type": "answer", "sdp": await doctor.answer(data["sdp"])})
-
-    return ws, asyncio.create_task(answer_offers())
 
 
 def test_draft_review_validation_and_sending_per_recipient(
@@ -89,7 +70,7 @@ def test_draft_review_validation_and_sending_per_recipient(
                 runtime = live.runtime
                 assert runtime is not None and runtime.call is not None
                 call = runtime.call
-                ws, answering = await doctor_joins(await runtime.create_link(), http, doctor)
+                ws, answering = await join_over_signaling(await runtime.create_link(), http, doctor)
                 await until(lambda: call.state is CallState.CONNECTED, "connected", 30)
                 await until(lambda: "report" in doctor.channels, "report channel", 10)
                 # The doctor's draft shows up as it arrives.
