@@ -82,3 +82,18 @@ def run_station(*args: str, home: Path, stdin: str | None = None,
     full_env = {**os.environ, "STATION_HOME": str(home), **(env or {})}
     return subprocess.run([str(STATION_BIN), *args], capture_output=True, text=True,
                           env=full_env, input=stdin, timeout=120, check=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """End aiortc decoder threads a test left waiting (a peer connection whose loop was
+    closed under it): they are not daemons, so the interpreter would wait for them at
+    exit for ever and CI would hang after a green run."""
+    import gc  # noqa: PLC0415
+
+    from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: PLC0415
+
+    for obj in gc.get_objects():
+        if isinstance(obj, RTCRtpReceiver):
+            thread = obj._RTCRtpReceiver__decoder_thread  # type: ignore[attr-defined]
+            if thread is not None and thread.is_alive():
+                obj._RTCRtpReceiver__decoder_queue.put(None)  # type: ignore[attr-defined]
