@@ -20,9 +20,10 @@ from station.people import NurseAccount
 from station.session import SessionEngine, SessionState
 from station.store.accounts import AccountDirectory
 from station.store.database import Store
-from station.store.pins import PinDirectory, unlock
+from station.store.pins import PinDirectory, change_own_pin, unlock
 from station.store.residents import Resident, ResidentRegistry
 from station.today import DaySession, sessions_today, waiting_expertise
+from ui import i18n as ui_i18n
 from ui.bridge import CoreBridge
 
 if TYPE_CHECKING:
@@ -85,6 +86,24 @@ class StationController:
         tells them apart and applies both lockouts); raises SignInError."""
         self.nurse = unlock(self.accounts, self.pins, self.require_nurse(), secret)
         return self.nurse
+
+    def set_own_pin(self, password: str, pin: str, repeat: str) -> None:
+        """The signed-in nurse sets or changes her PIN, typed twice, after her password
+        (the core checks all three); raises ValidationError or SignInError."""
+        change_own_pin(self.accounts, self.pins, self.require_nurse(), password, pin, repeat)
+
+    def has_pin(self) -> bool:
+        """True when the signed-in nurse has a PIN."""
+        return self.nurse is not None and self.pins.has_pin(self.nurse.login)
+
+    # --- the language -------------------------------------------------------------------
+
+    def set_language(self, language: str) -> None:
+        """Show the app's strings and the core's messages in ``language`` (fr, en) from
+        now on; screens already built keep their words (the window rebuilds them)."""
+        ui_i18n.set_language(language)  # first: it refuses an unknown language
+        station_i18n.set_language(language)
+        self.settings.language = language
 
     # --- today ----------------------------------------------------------------------------
 

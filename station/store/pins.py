@@ -39,6 +39,13 @@ class PinBlockedError(PinError):
     """Too many wrong PINs: the password is required."""
 
 
+class PinMismatchError(ValidationError):
+    """The new PIN and its repetition differ: nothing was stored."""
+
+    def __init__(self) -> None:
+        super().__init__("pin", "pin.mismatch")
+
+
 def looks_like_pin(secret: str) -> bool:
     """True for 4 to 6 digits (never a valid password, which has 8 characters or more)."""
     return bool(_PIN_PATTERN.match(secret.strip()))
@@ -161,3 +168,21 @@ def unlock(accounts: AccountDirectory, pins: PinDirectory, nurse: NurseAccount,
             raise SignInError("account.disabled")
         return account
     return accounts.sign_in(nurse.login, secret)
+
+
+def change_own_pin(accounts: AccountDirectory, pins: PinDirectory, nurse: NurseAccount,
+                   password: str, pin: str, repeat: str) -> None:
+    """The signed-in nurse sets or replaces her own PIN, typed twice, after her password.
+
+    A PIN unlocks a session holding health data, so whoever sets it must prove
+    she is the nurse: the password is checked like a sign-in (it counts towards
+    the same lockout, and is audited). The PIN's rules are checked first, so a
+    mistyped PIN costs no password attempt. Raises :class:`ValidationError`
+    (:class:`PinMismatchError` when the two entries differ) or
+    :class:`SignInError` subclasses; nothing is stored then.
+    """
+    pin = check_pin_format(pin)
+    if repeat.strip() != pin:
+        raise PinMismatchError
+    accounts.sign_in(nurse.login, password)
+    pins.set_pin(nurse.login, pin, actor=nurse.login)

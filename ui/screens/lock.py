@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QStackedWidget, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QLabel,
+    QLineEdit,
+    QStackedWidget,
+    QWidget,
+)
 
 from station.errors import AccountLockedError, SignInError
 from station.store.pins import PinBlockedError
@@ -125,6 +132,7 @@ class LockScreen(Screen):
     def _enter_locked(self) -> None:
         self.locked = True
         self.watcher.stop()
+        self._cancel_dialogs()
         self.clear_error()
         nurse = self.controller.nurse
         self.who.setText(_("Signed in: {name} ({login})").format(
@@ -134,6 +142,16 @@ class LockScreen(Screen):
                           else _("No PIN is set for your account: type your password."))
         self.secret.clear()
         self.secret.setFocus()
+
+    @staticmethod
+    def _cancel_dialogs() -> None:
+        """Cancel the open dialogs: a dialog is a window of its own, it would stay on
+        top of the lock, answering anyone passing by (cancelling changes nothing)."""
+        for _attempt in range(5):  # a dialog may have opened another one
+            dialog = QApplication.activeModalWidget()
+            if not isinstance(dialog, QDialog):
+                return
+            dialog.reject()
 
     def unlock(self) -> None:
         """Check the PIN or password with the core; return to the covered screen."""

@@ -27,7 +27,9 @@ from station.today import DaySession
 from ui.formatting import act_text, day_text, sentence, state_text, time_text
 from ui.i18n import _, language
 from ui.screens.base import Screen
+from ui.theme import OK
 from ui.widgets.choice_buttons import KEEP_SIZE_ON_FOCUS
+from ui.widgets.pin_dialog import PinDialog
 from ui.widgets.resident_banner import status_badge
 
 if TYPE_CHECKING:
@@ -116,6 +118,16 @@ class TodayScreen(Screen):
         self.greeting.setProperty("role", "subtitle")
         self.greeting.setObjectName("today-greeting")
         top.addWidget(self.greeting, 1)
+        self.pin_saved = QLabel(_("PIN saved: it unlocks the station from now on."))
+        self.pin_saved.setObjectName("today-pin-saved")
+        self.pin_saved.setStyleSheet(f"font-weight: 600; color: {OK};")
+        self.pin_saved.hide()
+        top.addWidget(self.pin_saved)
+        self.pin_button = QPushButton(_("My PIN"))
+        self.pin_button.setObjectName("today-pin")
+        self.pin_button.clicked.connect(self.ask_pin)
+        top.addWidget(self.pin_button)
+        self.pin_dialog: PinDialog | None = None
         self.lock_button = QPushButton(_("Lock"))
         self.lock_button.setObjectName("today-lock")
         self.lock_button.clicked.connect(lambda: self.navigate.emit("lock"))
@@ -135,10 +147,12 @@ class TodayScreen(Screen):
         columns.addWidget(sessions_card, 1)
         columns.addWidget(waiting_card, 1)
         self.body.addLayout(columns, 1)
-        self.setTabOrder(self.new_session, self.lock_button)
+        self.setTabOrder(self.new_session, self.pin_button)
+        self.setTabOrder(self.pin_button, self.lock_button)
 
     def entered(self) -> None:
         super().entered()
+        self.pin_saved.hide()
         self.refresh()
         self.new_session.setFocus(Qt.FocusReason.OtherFocusReason)
 
@@ -201,6 +215,16 @@ class TodayScreen(Screen):
             _("{question} — waiting for {age}").format(question=question,
                                                       age=age_text(waiting.age))), 1)
         return frame
+
+    def ask_pin(self) -> None:
+        """Open « My PIN » (password, then the new PIN twice)."""
+        self.pin_saved.hide()
+        if self.pin_dialog is not None:  # the last one, closed: not kept for ever
+            self.pin_dialog.deleteLater()
+        dialog = PinDialog(self.controller, self)
+        dialog.accepted.connect(self.pin_saved.show)
+        self.pin_dialog = dialog
+        dialog.open()
 
     def start_new(self) -> None:
         """A new session starts with finding the resident."""

@@ -11,7 +11,11 @@ KEY_PX = 72
 
 
 class PinPad(QWidget):
-    """Digits 0-9, erase and confirm; ``confirmed`` when the nurse taps OK."""
+    """Digits 0-9, erase and confirm; ``confirmed`` when the nurse taps OK.
+
+    The keys type into ``target``, which :meth:`set_target` may change (one pad
+    serving two fields, e.g. a new PIN and its repetition).
+    """
 
     confirmed = Signal()
 
@@ -27,14 +31,14 @@ class PinPad(QWidget):
             if key == "erase":
                 button = QPushButton("⌫")
                 button.setAccessibleName(_("Erase"))
-                button.clicked.connect(self.target.backspace)
+                button.clicked.connect(self._erase)
             elif key == "ok":
                 button = QPushButton(_("OK"))
                 button.setProperty("kind", "primary")
                 button.clicked.connect(self.confirmed)
             else:
                 button = QPushButton(key)
-                button.clicked.connect(lambda _checked=False, key=key: self.target.insert(key))
+                button.clicked.connect(lambda _checked=False, key=key: self._type(key))
             button.setObjectName(f"pin-key-{key}")
             button.setFixedSize(KEY_PX + 24, KEY_PX)
             button.setStyleSheet("font-size: 20pt;")
@@ -42,3 +46,13 @@ class PinPad(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             grid.addWidget(button, index // 3, index % 3)
             self.keys[key] = button
+
+    def set_target(self, target: QLineEdit) -> None:
+        """Type into ``target`` from now on."""
+        self.target = target
+
+    def _type(self, key: str) -> None:
+        self.target.insert(key)
+
+    def _erase(self) -> None:
+        self.target.backspace()
