@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ from station.device_bridge import DeviceSessionBridge
 from station.device_config import load_devices
 from station.errors import SignInError
 from station.i18n import format_number, tr
-from station.identity import identity_from_input
+from station.identity import ResidentIdentity, identity_from_input
 from station.ins import OID_DEMO_NIR
 from station.outbox import Delivery, DeliveryState, Outbox, OutboxConfig, load_outbox_config
 from station.outbox.config import config_from_mapping
@@ -72,19 +73,33 @@ def demo_home() -> Path:
     return station_home() / "demo"
 
 
-def _demo_resident(registry: ResidentRegistry) -> Resident:
-    identity = identity_from_input(
+def demo_identity() -> ResidentIdentity:
+    """The demo's sample resident: Marie Dupont, qualified identity, demo INS."""
+    return identity_from_input(
         birth_name="Dupont", birth_first_names="Marie Jeanne", sex="F",
         birth_date="1932-04-12", birth_place_code="75056", used_name="Martin",
         ins="232047505601214", ins_oid=OID_DEMO_NIR, status="qualifiee", document="cni",
     )
+
+
+def demo_resident(registry: ResidentRegistry, say: Callable[[str], None] = print) -> Resident:
+    """The sample resident, found in the demo store or created there."""
+    identity = demo_identity()
     found = registry.search(identity.birth_date, "dup")
     if found:
-        print(tr("demo.resident_found", count=len(found), name=found[0].identity.display_name()))
+        say(tr("demo.resident_found", count=len(found), name=found[0].identity.display_name()))
         return found[0]
     resident = registry.create(identity, DEMO_LOGIN)
-    print(tr("demo.resident_created", name=identity.display_name(), id=resident.id))
+    say(tr("demo.resident_created", name=identity.display_name(), id=resident.id))
     return resident
+
+
+def ensure_demo_account(store: Store) -> AccountDirectory:
+    """The demo nurse's account (``demo.ide``, published password), created once."""
+    accounts = AccountDirectory(store)
+    if accounts.get(DEMO_LOGIN) is None:
+        accounts.create(DEMO_LOGIN, "Claire Martin (IDE)", DEMO_PASSWORD, "demo")
+    return accounts
 
 
 class _Narrator:
@@ -151,9 +166,7 @@ async def _examine(session: SessionEngine, store: Store, seconds: float) -> None
 
 def _sign_in(store: Store) -> NurseAccount:
     """The demo nurse signs in (after a refused attempt, to show the message)."""
-    accounts = AccountDirectory(store)
-    if accounts.get(DEMO_LOGIN) is None:
-        accounts.create(DEMO_LOGIN, "Claire Martin (IDE)", DEMO_PASSWORD, "demo")
+    accounts = ensure_demo_account(store)
     try:
         accounts.sign_in(DEMO_LOGIN, "mot de passe erroné")
     except SignInError as error:
@@ -166,7 +179,7 @@ def _sign_in(store: Store) -> NurseAccount:
 def _open_session(store: Store) -> SessionEngine:
     """Sign in, find the resident, open a narrated teleconsultation, record consent."""
     nurse = _sign_in(store)
-    resident = _demo_resident(ResidentRegistry(store))
+    resident = demo_resident(ResidentRegistry(store))
     session = SessionEngine.start(store, nurse, Act.TELECONSULTATION)
     session.subscribe(_Narrator())
     print(tr("demo.session", id=session.id))

@@ -1,7 +1,8 @@
 """The nurse's application: one window, a stack of screens, asyncio through qasync.
 
 ``python -m ui`` (or ``station-app``) opens the cart's store; ``--demo``
-opens the demo store with every simulator. PySide6's own QtAsyncio cannot
+runs the demo (:mod:`ui.demo.launch`): the demo store with every simulator,
+and with no display a scripted tour of the whole flow. PySide6's own QtAsyncio cannot
 host aiortc (no UDP endpoints), so the asyncio loop is qasync's, running on
 the Qt thread: core callbacks arrive on the GUI thread.
 """
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
 
@@ -103,8 +105,15 @@ def open_controller(settings: AppSettings) -> StationController:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="station-app", description=APP_NAME)
     parser.add_argument("--demo", action="store_true",
-                        help="demo store, every simulator, embedded signaling server")
+                        help="demo store, every simulator, embedded signaling server; with "
+                             "no display, a scripted tour with a browser doctor")
     parser.add_argument("--lang", choices=LANGUAGES, default="fr")
+    parser.add_argument("--fresh", action="store_true",
+                        help="with --demo: start from an empty demo store")
+    parser.add_argument("--offscreen", action="store_true",
+                        help="with --demo: run the scripted tour even with a display")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="with --demo: folder for the tour's screenshots and report")
     return parser.parse_args(list(argv))
 
 
@@ -112,11 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     set_language(args.lang)
+    if args.demo:
+        from ui.demo.launch import run_demo  # noqa: PLC0415 - demo mode only
+
+        return run_demo(args)
     import qasync  # noqa: PLC0415 - only the running app needs it
 
     app = make_application(sys.argv[:1])
-    home = station_home() / "demo" if args.demo else station_home()
-    controller = open_controller(AppSettings(home=home, demo=args.demo, language=args.lang))
+    controller = open_controller(AppSettings(home=station_home(), language=args.lang))
     window = MainWindow(controller, build_screens(controller))
     window.show()
     loop = qasync.QEventLoop(app)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from station.demo_doctor import CHROMIUM, CHROMIUM_ARGS, DEMO_RPPS, join  # noqa: F401 - for the e2e tests
 from station.headless import HeadlessStation
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -21,14 +22,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 ROOT = Path(__file__).resolve().parents[2]
 STATION = Path(sys.executable).parent / "station"
 SCREENSHOT = ROOT / "docs" / "screenshots" / "console-live.png"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--allow-loopback-in-peer-connection",
-]
-RPPS = "10001234565"
+RPPS = DEMO_RPPS
 TIMEOUT = 45.0  # only turns a hang into a failure
 
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -102,16 +96,3 @@ def assert_rising(page: Any, testid: str, kind: str) -> None:
     first = wait_for(lambda: counter(page, testid, kind) > 0 and counter(page, testid, kind),
                      f"{testid} {kind} stats")
     wait_for(lambda: counter(page, testid, kind) > first, f"{testid} {kind} rising")
-
-
-
-
-def join(page: Any, link: str, name: str = "Dr Jeanne Lefèvre") -> Any:
-    """Open the doctor's link and join with a name and the test RPPS."""
-    page.set_default_timeout(TIMEOUT * 1000)
-    page.goto(link)
-    page.wait_for_function("window.__console !== undefined")
-    page.get_by_test_id("join-name").fill(name)
-    page.get_by_test_id("join-rpps").fill(RPPS)
-    page.get_by_test_id("join-submit").click()
-    return page

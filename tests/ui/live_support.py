@@ -1,29 +1,22 @@
 """What the live screens' tests share: a controller over a real store with a session
-under examination, a qasync loop over the test's QApplication, Chromium as the doctor."""
+under examination, a qasync loop over the test's QApplication (Chromium plays the doctor
+through :class:`station.demo_doctor.BrowserDoctor`)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import qasync
-from playwright.sync_api import sync_playwright
 
 from station.consent import ConsentCapacity, ConsentDecision
 from station.people import NurseAccount
 from station.session import SessionEngine
 from station.store.database import Store
 from station.store.residents import Resident
-
-# Imported here, on the main thread: importing a test module from the browser's thread
-# makes pytest rewrite it (ast.parse) concurrently with another test's ast.parse,
-# which CPython 3.11 does not allow ("AST constructor recursion depth mismatch").
-from tests.e2e.doctor_browser import CHROMIUM, CHROMIUM_ARGS, join
 from ui.app import make_application
 from ui.controller import AppSettings, StationController
 
@@ -84,55 +77,3 @@ async def stop_live(controller: StationController) -> None:
     """Stop the live session if a test left it running."""
     if controller.live is not None:
         await controller.live.stop("test over")
-
-
-class ChromiumDoctor:
-    """Debian Chromium (Playwright, sync API) joining the link from its own thread:
-    the station's server runs on the test's loop, which must stay free."""
-
-    def __init__(self, link: str, name: str = "Dr Jeanne Lefèvre") -> None:
-        self.link, self.name = link, name
-        self.joined = threading.Event()
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-        self.actions: list[Callable[[Any], None]] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def available() -> bool:
-        from tests.e2e.doctor_browser import CHROMIUM  # noqa: PLC0415
-
-        return os.path.exists(CHROMIUM)
-
-    def start(self) -> ChromiumDoctor:
-        self._thread.start()
-        return self
-
-    def do(self, action: Callable[[Any], None]) -> None:
-        """Run ``action(page)`` on the browser's thread."""
-        with self._lock:
-            self.actions.append(action)
-
-    def _run(self) -> None:
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                                     args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 800})
-                join(page, self.link, self.name)
-                self.joined.set()
-                while not self.done.is_set():
-                    with self._lock:
-                        actions, self.actions = self.actions, []
-                    for action in actions:
-                        action(page)
-                    page.wait_for_timeout(100)
-                browser.close()
-        except BaseException as error:  # reported to the test
-            self.error = error
-            self.joined.set()
-
-    def close(self) -> None:
-        self.done.set()
-        self._thread.join(20)

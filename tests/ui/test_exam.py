@@ -13,6 +13,7 @@ from PySide6.QtGui import QGuiApplication
 from station.call.events import CallState
 from station.call.loopback import allow_loopback_candidates
 from station.consent import ConsentCapacity, ConsentDecision
+from station.demo_doctor import BrowserDoctor, chromium_available
 from station.people import NurseAccount
 from station.session import SessionState
 from station.store.clips import ClipStore
@@ -21,7 +22,6 @@ from station.store.residents import Resident
 from station.store.snapshots import SnapshotStore
 from tests.ui.live_support import (
     SCREENSHOTS,
-    ChromiumDoctor,
     live_controller,
     qasync_loop,
     stop_live,
@@ -40,7 +40,7 @@ def _loopback() -> None:
 def test_a_whole_examination_with_a_doctor_in_chromium(
         qtbot: Any, store: Store, nurse: NurseAccount, resident: Resident,
         tmp_path: Path) -> None:
-    if not ChromiumDoctor.available():
+    if not chromium_available():
         pytest.skip("Debian chromium not installed")
     controller = live_controller(store, nurse, resident, tmp_path)
     session = controller.session
@@ -50,7 +50,7 @@ def test_a_whole_examination_with_a_doctor_in_chromium(
     screen.resize(1280, 800)
     screen.show()
     screen.clip_seconds = 1.0
-    doctor: ChromiumDoctor | None = None
+    doctor: BrowserDoctor | None = None
 
     async def scenario() -> None:
         nonlocal doctor
@@ -78,7 +78,7 @@ def test_a_whole_examination_with_a_doctor_in_chromium(
             screen.copy_button.click()
             assert QGuiApplication.clipboard().text() == link
             # A doctor joins from Chromium.
-            doctor = ChromiumDoctor(link).start()
+            doctor = BrowserDoctor(link, name="Dr Jeanne Lefèvre").start()
             await until(doctor.joined.is_set, "doctor joined", 30)
             assert doctor.error is None, doctor.error
             await until(lambda: "Jeanne Lefèvre" in screen.doctor_label.text(),

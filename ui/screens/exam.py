@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QFontMetrics, QGuiApplication, QIcon, QImage, QPixmap
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QFontMetrics, QGuiApplication, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -633,6 +633,10 @@ class ExamScreen(Screen):
         self.link_field.setText(link)
         self.qr.setPixmap(qr_pixmap(link, QR_PX - 6))
         self._set_link_actions(True)
+        if self.controller.settings.extra.get("open_doctor_link"):
+            # Demo with a display: whoever runs it plays the doctor in their browser.
+            print(f"DOCTOR-LINK {link}", flush=True)
+            QDesktopServices.openUrl(QUrl(link))
 
     def _set_link_actions(self, on: bool) -> None:
         self.copy_button.setEnabled(on)

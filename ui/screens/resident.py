@@ -156,6 +156,8 @@ class ResidentScreen(Screen):
         self.born.textChanged.connect(self.search)
         self.letters.textChanged.connect(self.search)
         self.born.returnPressed.connect(self.letters.setFocus)
+        # A complete date moves on to the letters by itself: one tap fewer for the nurse.
+        self.born.completed.connect(lambda _date: self.letters.setFocus())
         self.letters.returnPressed.connect(self._choose_single)
         self.pages.addWidget(page)
         self.search_page = page
