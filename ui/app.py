@@ -47,6 +47,9 @@ class MainWindow(QMainWindow):
         self.screens[screen.name] = screen
         self.stack.addWidget(screen)
         screen.navigate.connect(self.show_screen)
+        chosen = getattr(screen, "language_chosen", None)  # the sign-in screen's choice
+        if chosen is not None:
+            chosen.connect(self.switch_language)
 
     def show_screen(self, name: str) -> Screen:
         """Show the screen ``name`` and let it refresh."""
@@ -61,6 +64,39 @@ class MainWindow(QMainWindow):
         widget = self.stack.currentWidget()
         assert isinstance(widget, Screen)
         return widget
+
+    def switch_language(self, language: str) -> None:
+        """Show the whole app in ``language`` (fr, en) and go back to the sign-in screen.
+
+        Screens translate their strings when built, so each one is built anew
+        (same classes, same order) and the old ones are deleted. Offered at
+        sign-in only, when no screen holds anything typed for a session.
+        """
+        self.controller.set_language(language)
+        self.setWindowTitle(_("Teleconsultation station"))
+        old = list(self.screens.values())
+        self.screens = {}
+        for screen in old:
+            self._retire(screen)
+        for screen_class in (type(screen) for screen in old):
+            self.add_screen(screen_class(self.controller))
+        if "signin" in self.screens:
+            self.show_screen("signin")
+
+    def _retire(self, screen: Screen) -> None:
+        """Take a screen out of the window for good: its idle watchers stop filtering
+        the application's input (they would lock the app from a screen no one sees)."""
+        from ui.idle import IdleWatcher  # noqa: PLC0415 - only a rebuild needs it
+
+        app = QApplication.instance()
+        for watcher in screen.findChildren(IdleWatcher):
+            watcher.stop()
+            if app is not None:
+                app.removeEventFilter(watcher)
+        self.stack.removeWidget(screen)
+        screen.hide()
+        screen.setParent(None)  # the lock screen stops following the stack
+        screen.deleteLater()
 
 
 def build_screens(controller: StationController) -> list[Screen]:

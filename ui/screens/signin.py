@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
 from station.errors import AccountLockedError, SignInError
 from ui.formatting import sentence
-from ui.i18n import _
+from ui.i18n import _, language
 from ui.screens.base import Screen
-from ui.widgets.choice_buttons import KEEP_SIZE_ON_FOCUS
+from ui.widgets.choice_buttons import KEEP_SIZE_ON_FOCUS, ChoiceButtons
 
 if TYPE_CHECKING:
     from ui.controller import StationController
 
 CARD_WIDTH = 560
+# Each language named in itself, never translated: a nurse who cannot read the
+# current language still finds hers.
+LANGUAGE_NAMES = (("fr", "Français"), ("en", "English"))
 
 
 def centered_card(screen: Screen, name: str) -> QVBoxLayout:
@@ -47,9 +50,11 @@ def field_label(text: str, buddy: QLineEdit) -> QLabel:
 
 
 class SignInScreen(Screen):
-    """Login, password, one big button; Enter submits."""
+    """Login, password, one big button; Enter submits. Below, the app's language:
+    ``language_chosen`` asks the window to show everything in another one."""
 
     name = "signin"
+    language_chosen = Signal(str)
 
     def __init__(self, controller: StationController) -> None:
         super().__init__(controller, _("Teleconsultation station"))
@@ -79,6 +84,8 @@ class SignInScreen(Screen):
         card.addWidget(self.password)
         card.addSpacing(12)
         card.addWidget(self.submit)
+        card.addSpacing(12)
+        card.addLayout(self._language_row())
         self.setTabOrder(self.login, self.password)
         self.setTabOrder(self.password, self.submit)
         self.login.returnPressed.connect(self._login_entered)
@@ -86,8 +93,24 @@ class SignInScreen(Screen):
         self.submit.clicked.connect(self.sign_in)
         self.login.setFocus()  # the first screen: focused when the window appears
 
+    def _language_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        label = QLabel(_("Language"))
+        label.setProperty("role", "muted")
+        self.languages = ChoiceButtons(LANGUAGE_NAMES, language())
+        self.languages.setObjectName("signin-language")
+        self.languages.changed.connect(self._language_changed)
+        row.addWidget(label)
+        row.addWidget(self.languages, 1)
+        return row
+
+    def _language_changed(self, chosen: str) -> None:
+        if chosen != language():
+            self.language_chosen.emit(chosen)
+
     def entered(self) -> None:
         super().entered()
+        self.languages.set_value(language())
         self.password.clear()
         (self.password if self.login.text() else self.login).setFocus(
             Qt.FocusReason.OtherFocusReason)
