@@ -100,28 +100,29 @@ class MainWindow(QMainWindow):
 
 
 def build_screens(controller: StationController) -> list[Screen]:
-    """Every screen of the session, in flow order (the first one is shown first).
+    """Every screen of the session, in flow order (the first one is shown first)."""
+    return first_screens(controller) + later_screens(controller)
 
-    Screens of the first part of the flow (sign-in, lock, today, resident,
-    consent) are imported from their modules below; those of the second part
-    (examination and call, report) likewise. Each module owns its screen.
-    """
-    screens: list[Screen] = []
-    # --- sign-in, lock, today, resident, consent (added by their modules) ---
+
+def first_screens(controller: StationController) -> list[Screen]:
+    """Sign-in, lock, today, resident, consent: light screens, each owned by its module."""
     from ui.screens.consent import ConsentScreen  # noqa: PLC0415 - one import per part
     from ui.screens.lock import LockScreen  # noqa: PLC0415
     from ui.screens.resident import ResidentScreen  # noqa: PLC0415
     from ui.screens.signin import SignInScreen  # noqa: PLC0415
     from ui.screens.today import TodayScreen  # noqa: PLC0415
 
-    screens += [SignInScreen(controller), LockScreen(controller), TodayScreen(controller),
-                ResidentScreen(controller), ConsentScreen(controller)]
-    # --- examination and call, report (added by their modules) ---
+    return [SignInScreen(controller), LockScreen(controller), TodayScreen(controller),
+            ResidentScreen(controller), ConsentScreen(controller)]
+
+
+def later_screens(controller: StationController) -> list[Screen]:
+    """Examination and call, report: they bring in aiortc, PyAV and reportlab (about
+    half a second of imports), so the app adds them once the sign-in screen is up."""
     from ui.screens.exam import ExamScreen  # noqa: PLC0415 - one import per part
     from ui.screens.report import ReportScreen  # noqa: PLC0415
 
-    screens += [ExamScreen(controller), ReportScreen(controller)]
-    return screens
+    return [ExamScreen(controller), ReportScreen(controller)]
 
 
 def make_application(argv: Sequence[str] = ()) -> QApplication:
@@ -150,6 +151,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="with --demo: run the scripted tour even with a display")
     parser.add_argument("--output", type=Path, default=None,
                         help="with --demo: folder for the tour's screenshots and report")
+    # bench/ui.py's cold start: print READY and quit once the sign-in screen takes input
+    # ("signin"), or once every screen is built too ("all").
+    parser.add_argument("--exit-when-ready", choices=("signin", "all"), help=argparse.SUPPRESS)
     return parser.parse_args(list(argv))
 
 
@@ -165,13 +169,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     app = make_application(sys.argv[:1])
     controller = open_controller(AppSettings(home=station_home(), language=args.lang))
-    window = MainWindow(controller, build_screens(controller))
+    window = MainWindow(controller, first_screens(controller))
     window.show()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
         closed = asyncio.Event()
         app.aboutToQuit.connect(closed.set)
+        if args.exit_when_ready != "signin":  # built while the nurse types her password
+            loop.call_soon(_add_later_screens, window)
+        if args.exit_when_ready:
+            loop.call_soon(_ready_and_quit, window, app)
         loop.run_until_complete(closed.wait())
     controller.store.close()
     return 0
+
+
+def _add_later_screens(window: MainWindow) -> None:
+    for screen in later_screens(window.controller):
+        window.add_screen(screen)
+
+
+def _ready_and_quit(window: MainWindow, app: QApplication) -> None:
+    """Say the sign-in screen takes input (shown, focused, the loop turning), then quit."""
+    ready = window.isVisible() and window.current.name == "signin"
+    print("READY" if ready else f"NOT-READY {window.current.name}", flush=True)
+    app.quit()

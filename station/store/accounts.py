@@ -8,6 +8,7 @@ survives a restart of the station.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime, timedelta
 
@@ -26,9 +27,14 @@ LONGEST_LOCK = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
 
 _hasher = PasswordHasher()
-# Verified against when the login does not exist, so that an unknown login
-# takes as long as a wrong password and reveals nothing.
-_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the login does not exist, so that an unknown login takes
+    as long as a wrong password and reveals nothing. Made on first use, not at import:
+    hashing is slow on purpose and the app's cold start should not pay for it."""
+    return _hasher.hash("not a real password")
 
 
 class AccountDirectory:
@@ -88,7 +94,7 @@ class AccountDirectory:
             "SELECT id, password_hash, active FROM accounts WHERE login = ?", (login,)
         ).fetchone()
         try:
-            _hasher.verify(row[1] if row else _DUMMY_HASH, password)
+            _hasher.verify(row[1] if row else _dummy_hash(), password)
             verified = row is not None
         except (VerificationError, InvalidHashError):
             verified = False

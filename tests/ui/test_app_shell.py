@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +51,16 @@ def test_buttons_are_touch_sized(qtbot: Any) -> None:
     qtbot.addWidget(button)
     button.show()
     assert button.sizeHint().height() >= MIN_TARGET_PX or button.height() >= MIN_TARGET_PX
+
+
+def test_the_app_starts_on_sign_in_then_builds_the_heavy_screens(tmp_path: Path) -> None:
+    """``station-app`` shows sign-in first; the examination and report screens (aiortc,
+    reportlab) are added on the loop's first turn, while the nurse types."""
+    env = {**os.environ, "STATION_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
+    for until in ("signin", "all"):
+        done = subprocess.run([str(Path(sys.executable).parent / "station-app"),
+                               "--exit-when-ready", until], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0] == "READY", done.stdout
+    assert (tmp_path / STORE_FILENAME).exists()

@@ -91,14 +91,14 @@ def run_demo(args: argparse.Namespace) -> int:
         with loop:
             if offscreen:
                 code: int = loop.run_until_complete(_tour(window, args.output))
-                _finish_pending(loop)
+                finish_pending(loop)
                 return code
             return _interactive(app, window, loop)
     finally:
         store.close()
 
 
-def _finish_pending(loop: asyncio.AbstractEventLoop) -> None:
+def finish_pending(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what the stopped session left running (a photo still on its way...)."""
     pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in pending:
