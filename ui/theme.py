@@ -14,6 +14,26 @@ WARN = "#9a6700"
 SURFACE = "#f4f7f9"
 INK = "#17222e"
 MUTED = "#4d5d6c"
+# The focus ring of buttons filled with a colour (primary, danger): an accent ring
+# would vanish into an accent fill. Amber stands out from both fills (>= 4:1).
+FOCUS_ON_FILL = "#ffbf47"
+
+# Borders are 1 px, focus rings 3 px. A focused widget's padding gives back the
+# 2 px its ring takes, so the content box stays the same and its text is neither
+# clipped nor shifted: padding + border is constant.
+BORDER_PX, FOCUS_PX = 1, 3
+# For a widget whose own style sheet fills its checked buttons with the accent
+# (its own sheet outranks this one, so the rule must go there too).
+CHECKED_FOCUS = f"QPushButton:checked:focus {{ border-color: {FOCUS_ON_FILL}; }}"
+BUTTON_PAD = (6, 18)  # vertical, horizontal
+FIELD_PAD = (4, 10)
+
+
+def _padding(pad: tuple[int, int], border_px: int) -> str:
+    """The padding that keeps the content box of a widget with a ``border_px`` border."""
+    give = border_px - BORDER_PX
+    return f"padding: {pad[0] - give}px {pad[1] - give}px;"
+
 
 STYLESHEET = f"""
 QWidget {{ font-size: {BASE_FONT_PT}pt; color: {INK}; }}
@@ -27,11 +47,8 @@ QLabel[status="qualifiee"] {{ background: #dff3e6; color: {OK}; }}
 QLabel[status="validee"], QLabel[status="recuperee"] {{ background: #e4eef6; color: {ACCENT}; }}
 QLabel[status="provisoire"] {{ background: #fff1d6; color: {WARN}; }}
 QPushButton, QToolButton {{
-    min-height: {MIN_TARGET_PX}px; min-width: {MIN_TARGET_PX}px; padding: 6px 18px;
-    border: 1px solid #9fb3c3; border-radius: 8px; background: white;
-}}
-QPushButton:focus, QToolButton:focus, QLineEdit:focus, QComboBox:focus {{
-    border: 3px solid {ACCENT};
+    min-height: {MIN_TARGET_PX}px; min-width: {MIN_TARGET_PX}px; {_padding(BUTTON_PAD, BORDER_PX)}
+    border: {BORDER_PX}px solid #9fb3c3; border-radius: 8px; background: white;
 }}
 QPushButton[kind="primary"] {{ background: {ACCENT}; color: {ACCENT_INK}; border-color: {ACCENT};
     font-weight: 600; }}
@@ -39,8 +56,17 @@ QPushButton[kind="danger"] {{ background: {DANGER}; color: white; border-color: 
     font-weight: 600; }}
 QPushButton:disabled {{ background: #e3e8ec; color: #7d8b97; border-color: #cfd8df; }}
 QLineEdit, QComboBox, QDateEdit, QTextEdit, QPlainTextEdit {{
-    min-height: {MIN_TARGET_PX}px; padding: 4px 10px; border: 1px solid #9fb3c3;
-    border-radius: 8px; background: white;
+    min-height: {MIN_TARGET_PX}px; {_padding(FIELD_PAD, BORDER_PX)}
+    border: {BORDER_PX}px solid #9fb3c3; border-radius: 8px; background: white;
+}}
+QPushButton:focus, QToolButton:focus {{
+    border-width: {FOCUS_PX}px; border-color: {ACCENT}; {_padding(BUTTON_PAD, FOCUS_PX)}
+}}
+QPushButton[kind="primary"]:focus, QPushButton[kind="danger"]:focus {{
+    border-color: {FOCUS_ON_FILL};
+}}
+QLineEdit:focus, QComboBox:focus, QDateEdit:focus, QTextEdit:focus, QPlainTextEdit:focus {{
+    border-width: {FOCUS_PX}px; border-color: {ACCENT}; {_padding(FIELD_PAD, FOCUS_PX)}
 }}
 QCheckBox, QRadioButton {{ min-height: {MIN_TARGET_PX}px; spacing: 12px; }}
 QCheckBox::indicator, QRadioButton::indicator {{ width: 28px; height: 28px; }}
