@@ -110,8 +110,9 @@ def test_a_wrong_password_or_a_bad_pin_says_why_and_stores_nothing(
         type_into(qtbot, dialog.pin, "2580")
         dialog.repeat.clear()
         type_into(qtbot, dialog.repeat, "2581", enter=True)
-        assert dialog.error.text() == ("Les deux codes saisis diffèrent.\nQue faire : "
-                                       "Saisissez deux fois le même nouveau code.")
+        assert dialog.error.text() == ("Code de déverrouillage : les deux codes saisis "
+                                       "diffèrent.\nQue faire : Saisissez deux fois le même "
+                                       "nouveau code.")
         assert dialog.pin.text() == dialog.repeat.text() == "" and dialog.pin.hasFocus()
         # A PIN the core refuses (a run of digits): its own words.
         type_into(qtbot, dialog.pin, "1234")

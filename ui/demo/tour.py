@@ -218,7 +218,7 @@ class Tour:
         tap(exam.exam_choice["dermatoscope"])
         tap(exam.snapshot_button)
         await until(lambda: exam.snapshot_count() >= 1, "the photo in the gallery")
-        await asyncio.sleep(1.0)  # let the doctor's console receive the photo
+        await asyncio.sleep(3.0)  # the console receives the photo, shows the new exam camera
         await self.shot("examen")
         console = self.result.folder / f"{len(self.result.screenshots) + 1:02d}-console-medecin.png"
         await in_browser(self.doctor, lambda page: page.screenshot(path=str(console)),

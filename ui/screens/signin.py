@@ -11,7 +11,6 @@ from station.errors import AccountLockedError, SignInError
 from ui.formatting import sentence
 from ui.i18n import _, language
 from ui.screens.base import Screen
-from ui.theme import CHECKED_FOCUS
 from ui.widgets.choice_buttons import KEEP_SIZE_ON_FOCUS, ChoiceButtons
 
 if TYPE_CHECKING:
@@ -100,7 +99,6 @@ class SignInScreen(Screen):
         label.setProperty("role", "muted")
         self.languages = ChoiceButtons(LANGUAGE_NAMES, language())
         self.languages.setObjectName("signin-language")
-        self.languages.setStyleSheet(self.languages.styleSheet() + CHECKED_FOCUS)
         self.languages.changed.connect(self._language_changed)
         row.addWidget(label)
         row.addWidget(self.languages, 1)

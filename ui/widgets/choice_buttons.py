@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QWidget
 
-from ui.theme import ACCENT, ACCENT_INK
+from ui.theme import ACCENT, ACCENT_INK, CHECKED_FOCUS
 
 # The theme's focus border is 3 px instead of 1: take the difference from the
 # padding so a focused button keeps its size and its text is not clipped.
@@ -16,7 +16,7 @@ KEEP_SIZE_ON_FOCUS = "QPushButton:focus { padding: 4px 16px; }"
 _CHECKED = KEEP_SIZE_ON_FOCUS + f"""
 QPushButton:checked {{ background: {ACCENT}; color: {ACCENT_INK}; border-color: {ACCENT}; }}
 QPushButton:checked:disabled {{ background: #7fa6bd; color: white; }}
-"""
+""" + CHECKED_FOCUS  # the accent ring would vanish on the accent fill: amber instead
 
 
 class ChoiceButtons(QWidget):

@@ -147,8 +147,8 @@ class PinDialog(QDialog):
         try:
             self.controller.set_own_pin(self.password.text(), self.pin.text(),
                                         self.repeat.text())
-        except PinMismatchError:
-            self._refuse(_("The two PINs differ."), _("Type the new PIN twice, the same."),
+        except PinMismatchError as error:
+            self._refuse(sentence(error.message), _("Type the new PIN twice, the same."),
                          self.pin, clear=(self.pin, self.repeat))
         except ValidationError as error:
             self._refuse(sentence(error.message), _("Choose another PIN and type it twice."),
