@@ -3,6 +3,8 @@ high contrast, no hover-only action. One stylesheet for the whole app."""
 
 from __future__ import annotations
 
+from resources import resource_path
+
 MIN_TARGET_PX = 48  # WCAG / Material minimum touch target; gloved fingers need it
 BASE_FONT_PT = 13
 
@@ -35,6 +37,9 @@ def _padding(pad: tuple[int, int], border_px: int) -> str:
     return f"padding: {pad[0] - give}px {pad[1] - give}px;"
 
 
+# A plain chevron: the platform's drop-down button clashes with the rounded fields.
+CHEVRON = resource_path("icons", "chevron-down.svg").as_posix()
+
 STYLESHEET = f"""
 QWidget {{ font-size: {BASE_FONT_PT}pt; color: {INK}; }}
 QMainWindow, QStackedWidget > QWidget {{ background: {SURFACE}; }}
@@ -65,6 +70,9 @@ QPushButton:focus, QToolButton:focus {{
 QPushButton[kind="primary"]:focus, QPushButton[kind="danger"]:focus {{
     border-color: {FOCUS_ON_FILL};
 }}
+QComboBox::drop-down {{ subcontrol-origin: padding; subcontrol-position: center right;
+    width: 36px; border: none; }}
+QComboBox::down-arrow {{ image: url("{CHEVRON}"); width: 20px; height: 20px; }}
 QLineEdit:focus, QComboBox:focus, QDateEdit:focus, QTextEdit:focus, QPlainTextEdit:focus {{
     border-width: {FOCUS_PX}px; border-color: {ACCENT}; {_padding(FIELD_PAD, FOCUS_PX)}
 }}
