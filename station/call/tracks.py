@@ -57,6 +57,23 @@ def _to_video_frame(frame: Frame, width: int, height: int) -> VideoFrame:
     return VideoFrame.from_ndarray(planes, format="yuv420p")
 
 
+_VIDEO_ORIGIN: list[datetime] = []
+
+
+def _shared_video_origin(first_capture: datetime) -> datetime:
+    """One time origin for every camera track of the process.
+
+    A sender's track is replaced when the nurse switches exam camera: the new
+    track's frames must continue the stream's timeline. With an origin per
+    track, the dermatoscope's first frame would get pts 0 after the otoscope's
+    thousands; libvpx refuses a pts that goes back ("Invalid data found when
+    processing input") and aiortc's sender then stops for good, freezing the
+    exam video at the doctor's end."""
+    if not _VIDEO_ORIGIN:
+        _VIDEO_ORIGIN.append(first_capture)
+    return _VIDEO_ORIGIN[0]
+
+
 class CameraTrack(MediaStreamTrack):
     """A video track showing a running camera, scaled to ``width`` x ``height``.
 
@@ -98,7 +115,7 @@ class CameraTrack(MediaStreamTrack):
         self._last_sent = frame.captured_at
         video = await asyncio.to_thread(_to_video_frame, frame, self.width, self.height)
         if self._origin is None:
-            self._origin = frame.captured_at
+            self._origin = _shared_video_origin(frame.captured_at)
         pts = round((frame.captured_at - self._origin).total_seconds() * VIDEO_CLOCK_RATE)
         # Capture times come from the wall clock, which may step: never go backwards.
         pts = max(pts, self._last_pts + 1)
