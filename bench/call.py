@@ -57,16 +57,10 @@ from devices.camera.simulator import (
     MACHINE_CLOCK_MARGIN,
     MACHINE_CLOCK_PER_LINE,
 )
+from station.demo_doctor import CHROMIUM, CHROMIUM_ARGS, DEMO_RPPS
 from station.headless import HeadlessStation
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--allow-loopback-in-peer-connection",
-]
-RPPS = "10001234565"
+RPPS = DEMO_RPPS
 TIMEOUT = 60.0
 STATION = Path(sys.executable).parent / "station"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
