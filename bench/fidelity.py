@@ -89,10 +89,16 @@ GOALS = {"flatness": 3.0, "snr": 40.0, "thd": 1.0, "drift": 1.0, "latency": 150.
 
 # ------------------------------------------------------------------ browser side
 
-CAPTURE_JS = """async () => {
+# The capture is a probe, not part of the doctor's chain (his <audio> element plays
+# the track through its own sink): its context asks for the smallest output buffer
+# the device allows, so that the probe's own buffering adds as little as possible to
+# the latency it reports ("interactive" meant 10 ms base + 30 ms output here).
+CAPTURE_LATENCY_HINT: float | str = 0.0
+
+CAPTURE_JS = """async (latencyHint) => {
   const audio = document.querySelector('[data-testid="audio-stethoscope"]');
   const stream = audio.srcObject;
-  const ctx = new AudioContext({ sampleRate: 48000, latencyHint: "interactive" });
+  const ctx = new AudioContext({ sampleRate: 48000, latencyHint });
   const code = `
     class FidelityCapture extends AudioWorkletProcessor {
       constructor() { super(); this.buf = new Float32Array(128 * 64); this.n = 0; this.at = 0;
@@ -235,7 +241,7 @@ def capture_call(browser: Any, home: Path, stethoscope_url: str, seconds: float,
         page.get_by_test_id("join-rpps").fill(RPPS)
         page.get_by_test_id("join-submit").click()
         page.wait_for_function(PLAYING_JS, polling=100)
-        info = page.evaluate(CAPTURE_JS)
+        info = page.evaluate(CAPTURE_JS, CAPTURE_LATENCY_HINT)
         if info["rate"] != RATE:
             raise RuntimeError(f"capture context runs at {info['rate']} Hz, not {RATE}")
         time.sleep(warmup)

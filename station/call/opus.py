@@ -13,11 +13,14 @@ sender starts; nothing aiortc's default encoder does can leak into it.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from typing import Any
 
-from aiortc import RTCRtpSender
+from aiortc import MediaStreamTrack, RTCRtpSender
 from aiortc.codecs.opus import SAMPLE_RATE, SAMPLES_PER_FRAME, TIME_BASE, OpusEncoder
-from av import AudioResampler, CodecContext
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame, AudioResampler, CodecContext, Packet
 
 STETHOSCOPE_APPLICATION = "audio"
 # Mono at 64 kbps, chosen by measurement (docs/stethoscope-fidelity.md): the
@@ -26,6 +29,10 @@ STETHOSCOPE_APPLICATION = "audio"
 # is where mono stops improving (100 Hz: SNR 63.7 dB, THD 0.12 %; 32 kbps: THD 0.49 %).
 STETHOSCOPE_BITRATE = 64_000
 STETHOSCOPE_LAYOUT = "mono"
+# Seconds after its capture past which a stethoscope frame is not sent at all (see
+# InlineOpusTrack and station.call.tracks.BlockAudioTrack): the doctor's jitter buffer sets
+# its delay to about the largest lateness it sees, so this bounds the latency it adds.
+STETHOSCOPE_MAX_AGE = 0.06
 # RTCRtpSender keeps its encoder in a name-mangled private attribute.
 _SENDER_ENCODER = "_RTCRtpSender__encoder"
 
@@ -78,3 +85,76 @@ def install_encoder(sender: RTCRtpSender, encoder: OpusEncoder) -> None:
 def sender_encoder(sender: RTCRtpSender) -> object | None:
     """The encoder ``sender`` uses (or will use), for checks and tests."""
     return getattr(sender, _SENDER_ENCODER, None)
+
+
+class InlineOpusTrack(MediaStreamTrack):
+    """Frames of ``track`` encoded with ``encoder`` on the event loop, handed out as packets.
+
+    aiortc's sender encodes each audio frame in the loop's default thread
+    pool (``run_in_executor``), the pool that also converts and encodes the
+    video. On the 2-core machine that hop, there and back, took 4 ms median
+    but 137 ms at the 95th percentile (docs/stethoscope-fidelity.md): late
+    packets, which the browser's jitter buffer answers by delaying the sound.
+    A 20 ms Opus frame takes 0.2-0.3 ms to encode, less than the hop, so it
+    is encoded here, as soon as it comes; the sender only packs packets
+    (``OpusEncoder.pack``), with no thread. ``encoder`` is also the one
+    installed in the sender, so a new bitrate set on it (``encoder.codec``
+    replaced, see :func:`station.call.adapt.set_opus_bitrate`) applies at
+    once. The RTP timestamp is the frame's ``pts``: a gap in the frames (a
+    stale burst dropped by the track) stays a gap for the receiver.
+
+    This is also the last moment before the wire, so a frame that carries its
+    capture time (``frame.opaque``, set by
+    :class:`~station.call.tracks.BlockAudioTrack`) and is already older than
+    ``max_age`` is dropped here, for the reason the track drops stale blocks:
+    the relay and the sender between the two wait for the event loop too,
+    and measured on the 2-core machine that wait alone reached 90 ms at the
+    95th percentile.
+    """
+
+    kind = "audio"
+
+    def __init__(self, track: MediaStreamTrack, encoder: OpusEncoder,
+                 max_age: float = STETHOSCOPE_MAX_AGE) -> None:
+        super().__init__()
+        self._track = track
+        self._encoder = encoder
+        self.max_age = max_age
+        self.dropped = 0
+        self._first_pts: int | None = None
+        self._pending: deque[Packet[Any]] = deque()
+
+    async def recv(self) -> Packet[Any]:  # aiortc's sender takes packets as well as frames
+        """The next Opus packet (20 ms), its ``pts`` on the 48 kHz clock from 0."""
+        while not self._pending:
+            if self.readyState != "live":
+                raise MediaStreamError
+            frame = await self._track.recv()
+            if not isinstance(frame, AudioFrame):
+                raise MediaStreamError
+            captured = frame.opaque
+            if isinstance(captured, float) and time.monotonic() - captured > self.max_age:
+                self.dropped += 1  # stale: a gap the receiver conceals, not a delay it keeps
+                continue
+            if self._first_pts is None:
+                self._first_pts = frame.pts or 0
+            for payload in self._encode(frame):
+                packet = Packet(payload)
+                packet.pts = (frame.pts or 0) - self._first_pts
+                packet.time_base = TIME_BASE
+                self._pending.append(packet)
+        return self._pending.popleft()
+
+    def _encode(self, frame: AudioFrame) -> list[bytes]:
+        codec = self._encoder.codec
+        if frame.format.name == "s16" and frame.layout.name == codec.layout.name \
+                and frame.sample_rate == SAMPLE_RATE and frame.samples == SAMPLES_PER_FRAME:
+            frames = [frame]  # the stethoscope's own format: nothing to convert
+        else:
+            frames = self._encoder.resampler.resample(frame)
+        return [bytes(packet) for f in frames for packet in codec.encode(f)]
+
+    def stop(self) -> None:
+        """Stop this track and the one it encodes (a relay proxy: the source goes on)."""
+        super().stop()
+        self._track.stop()

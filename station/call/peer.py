@@ -49,7 +49,7 @@ from station.call.events import (
     StateChanged,
 )
 from station.call.link import Decision, LinkMonitor, LinkPolicy
-from station.call.opus import StethoscopeOpusEncoder, install_encoder
+from station.call.opus import InlineOpusTrack, StethoscopeOpusEncoder, install_encoder
 from station.call.tracks import BlockAudioTrack, TrackHub
 
 log = logging.getLogger(__name__)
@@ -198,12 +198,15 @@ class StationCall:
             direction = "sendrecv" if name == "voice" else "sendonly"
             track = self._proxy(source) if source is not None and not (
                 kind == "video" and self.audio_only) else None
+            encoder = StethoscopeOpusEncoder() if name == "stethoscope" else None
+            if encoder is not None and track is not None:
+                track = InlineOpusTrack(track, encoder)  # no thread hop: see its docstring
             transceiver = pc.addTransceiver(track or kind, direction=direction)
             transceiver.sender._stream_id = name  # aiortc writes it as the msid stream id
             self._senders[name] = transceiver.sender
-            if name == "stethoscope":
+            if encoder is not None:
                 transceiver.setCodecPreferences(_opus_only())
-                install_encoder(transceiver.sender, StethoscopeOpusEncoder())
+                install_encoder(transceiver.sender, encoder)
             elif kind == "video" and adaptation is not None:
                 adaptation.install(transceiver)
         self._channels = {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import math
 import time
 from collections import deque
 from datetime import datetime
@@ -39,7 +40,7 @@ VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_RATE)
 AUDIO_TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 BLOCK_SECONDS = BLOCK_FRAMES / SAMPLE_RATE
 CAMERA_RETRY_SECONDS = 0.1  # how often a track looks again at a camera that is not running
-_MIN_WAIT = 0.01  # seconds a late audio frame still waits for its block (see BlockAudioTrack)
+_MAX_INDEX_STEP = 50  # blocks: a bigger jump of an input's index is a new stream, not a gap
 
 
 def _to_video_frame(frame: Frame, width: int, height: int) -> VideoFrame:
@@ -136,76 +137,143 @@ class CameraTrack(MediaStreamTrack):
             await asyncio.sleep(CAMERA_RETRY_SECONDS)
 
 
+class CaptureClock:
+    """When each block of an input was captured, on the loop's monotonic clock.
+
+    An input delivers block ``n`` once its last sample is captured, so
+    ``arrival - (n + 1) x 20 ms`` is, for every block, an upper bound of the
+    time the input's sample 0 was captured: a late delivery (a stalled loop,
+    a busy machine) can only overestimate it. The smallest value over the
+    last ``window`` seconds is the estimate; a window rather than a running
+    minimum lets a sound card whose clock runs slow against ours be followed,
+    and an input that starts over (its index going back) is learnt anew.
+    """
+
+    def __init__(self, window: float = 10.0) -> None:
+        self.window = window
+        self._offsets: deque[tuple[float, float]] = deque()  # arrival, origin candidate
+        self._last_index: int | None = None
+
+    def note(self, index: int, arrival: float) -> None:
+        """Block ``index`` arrived at ``arrival`` (monotonic seconds)."""
+        if self._last_index is not None and index <= self._last_index:
+            self._offsets.clear()  # a new stream (a reconnected input): its own origin
+        self._last_index = index
+        candidate = arrival - (index + 1) * BLOCK_SECONDS
+        while self._offsets and self._offsets[-1][1] >= candidate:
+            self._offsets.pop()  # never the minimum again: keeps the deque monotonic
+        self._offsets.append((arrival, candidate))
+        while self._offsets[0][0] < arrival - self.window and len(self._offsets) > 1:
+            self._offsets.popleft()
+
+    def age(self, index: int, now: float) -> float:
+        """Seconds since block ``index``'s last sample was captured (0 if unknown)."""
+        if not self._offsets:
+            return 0.0
+        return now - (self._offsets[0][1] + (index + 1) * BLOCK_SECONDS)
+
+
 class BlockAudioTrack(MediaStreamTrack):
     """Mono 48 kHz audio track fed with 20 ms blocks; silence while nothing comes.
 
     Blocks arrive through :meth:`push` (e.g. as a
     :meth:`devices.media.StethoscopeDevice.add_listener` callback) or from an
-    :class:`AudioSource` read by the track itself. Frames are paced by the
-    loop clock, one every 20 ms, so the receiver's timeline keeps going
-    through a silent or lost input.
+    :class:`AudioSource` read by the track itself. Each block is sent as soon
+    as it arrives, paced by the input itself (the stethoscope's own clock):
+    the track adds no delay of its own.
 
-    A stalled event loop (a busy machine) delays the input and this track
-    alike, and the input then delivers the blocks it held in one burst: they
-    are all kept (up to ``capacity``, oldest dropped beyond) and sent as the
-    track catches up with its schedule, and a frame that finds no block waits
-    up to ``grace`` seconds past its due time for one before becoming silence.
-    Measured on the 2-core machine under load (docs/stethoscope-fidelity.md),
-    a 3-block queue with immediate silence sent 30-60 % silence. Latency stays
-    bounded: whenever the track is on schedule, blocks beyond ``target`` are
-    dropped (oldest first), so a backlog never lasts more than ``target`` x 20 ms.
+    A block older than ``max_age`` (from its capture, see
+    :class:`CaptureClock`) is never sent. A stalled event loop (a busy
+    machine) delays the input and this track alike, and the input then
+    delivers the blocks it held in one burst. Sent late, such a burst is what
+    the doctor's browser sees as network jitter: Chromium's jitter buffer
+    (NetEq) sets its delay to the 95th percentile of the lateness it sees and
+    takes tens of seconds to come back down; measured on the 2-core machine,
+    bursts kept its delay at 200-700 ms (docs/stethoscope-fidelity.md). So the
+    stale part of a burst is dropped, and the frame timestamps (``pts``) jump
+    over what was dropped: the receiver conceals a short gap instead of
+    delaying everything after it. ``max_age`` bounds the lateness it can see,
+    hence its delay.
+
+    While the input sends nothing for ``idle`` seconds (not started, lost, no
+    stethoscope), silence goes out every 20 ms on the loop's clock, so the
+    receiver's timeline keeps going.
     """
 
     kind = "audio"
 
     def __init__(self, source: AudioSource | None = None, *, capacity: int = 25,
-                 target: int = 3, grace: float = 0.06) -> None:
+                 max_age: float = 0.06, idle: float = 0.1) -> None:
         super().__init__()
         self._queue: deque[AudioBlock] = deque(maxlen=capacity)
-        self._target = target
-        self._grace = grace
+        self.max_age = max_age
+        self._idle = idle
+        self._clock = CaptureClock()
         self._arrived = asyncio.Event()
         self._source = source
         self._reader: asyncio.Task[None] | None = None
-        self._start: float | None = None
-        self._index = 0
+        self._last_arrival: float | None = None
+        self._last_index: int | None = None  # of the last block sent (None: silence)
+        self._sent_at: float | None = None
+        self._pts = 0
         self.dropped = 0
         self.silent_frames = 0
 
     def push(self, block: AudioBlock) -> None:
         """Queue one block for sending (loop thread); the oldest is dropped when full."""
+        now = time.monotonic()
+        self._clock.note(block.index, now)
         if self._queue.maxlen is not None and len(self._queue) == self._queue.maxlen:
             self.dropped += 1
         self._queue.append(block)
+        self._last_arrival = now
         self._arrived.set()
 
     async def recv(self) -> AudioFrame:
-        """The next 20 ms frame, s16 mono 48 kHz, due every 20 ms."""
-        if self.readyState != "live":
-            raise MediaStreamError
+        """The next 20 ms frame, s16 mono 48 kHz: the next fresh block, or silence."""
         if self._source is not None and self._reader is None:
             self._reader = asyncio.create_task(self._read_source(self._source))
-        if self._start is None:
-            self._start = time.monotonic()
-        due = self._start + self._index * BLOCK_SECONDS
-        delay = due - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-            while len(self._queue) > self._target:  # on schedule: a backlog is only latency
-                self._queue.popleft()
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            now = time.monotonic()
+            while self._queue and self._clock.age(self._queue[0].index, now) > self.max_age:
+                self._queue.popleft()  # too late to be worth hearing late: see the class doc
                 self.dropped += 1
-        if not self._queue:
-            # At least a moment, even when late: after a stall the input's burst is on its way.
-            await self._wait_block(max(due + self._grace - time.monotonic(), _MIN_WAIT))
-        samples = _int16(self._queue.popleft()) if self._queue else None
-        if samples is None:
-            self.silent_frames += 1
-            samples = np.zeros(BLOCK_FRAMES, dtype=np.int16)
+            if self._queue:
+                block = self._queue.popleft()
+                frame = self._frame(_int16(block), block.index, now)
+                # When its last sample was captured (monotonic s), for the last check before
+                # the wire (station.call.opus.InlineOpusTrack): the relay and the sender wait
+                # for the loop too.
+                frame.opaque = now - self._clock.age(block.index, now)
+                return frame
+            idle_at = (self._last_arrival or -math.inf) + self._idle
+            if now >= idle_at:
+                due = (self._sent_at or now) + BLOCK_SECONDS
+                if now >= due:
+                    self.silent_frames += 1
+                    return self._frame(np.zeros(BLOCK_FRAMES, dtype=np.int16), None, now)
+                await self._wait_block(due - now)
+            else:
+                await self._wait_block(idle_at - now)
+
+    def _frame(self, samples: np.ndarray, index: int | None, now: float) -> AudioFrame:
+        """A frame whose ``pts`` keeps the input's timeline: consecutive blocks are
+        960 apart, a gap (dropped blocks, silence, a stall) advances it as long."""
+        if self._sent_at is not None:
+            if index is not None and self._last_index is not None \
+                    and 0 < index - self._last_index <= _MAX_INDEX_STEP:
+                step = index - self._last_index
+            else:
+                step = max(1, round((now - self._sent_at) / BLOCK_SECONDS))
+            self._pts += step * BLOCK_FRAMES
+        self._last_index = index
+        self._sent_at = now
         frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
-        frame.pts = self._index * BLOCK_FRAMES
+        frame.pts = self._pts
         frame.time_base = AUDIO_TIME_BASE
-        self._index += 1
         return frame
 
     async def _wait_block(self, timeout: float) -> None:

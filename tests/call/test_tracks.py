@@ -30,18 +30,24 @@ def test_camera_track_scales_and_never_goes_back_in_time() -> None:
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
 
-def test_stethoscope_queue_is_bounded_drops_oldest_and_fills_gaps_with_silence() -> None:
+def test_stale_blocks_are_dropped_and_the_timeline_jumps_over_them() -> None:
     async def scenario() -> None:
-        track = StethoscopeTrack(capacity=3)
-        for index in range(10):
+        track = StethoscopeTrack(max_age=0.05, idle=0.1)
+        for index in range(10):  # a burst after a stall: blocks 0-9 all arrive now
             track.push(AudioBlock(np.full(960, index, dtype=np.int16), index))
+        frames = [await track.recv() for _ in range(3)]
+        # Block 9 was captured now, 8 20 ms ago, 7 40 ms ago: the older ones are stale.
+        assert [int(frame.to_ndarray()[0, 0]) for frame in frames] == [7, 8, 9]
         assert track.dropped == 7
-        frames = [await track.recv() for _ in range(5)]
-        firsts = [int(frame.to_ndarray()[0, 0]) for frame in frames]
-        assert firsts == [7, 8, 9, 0, 0]  # the newest three, then silence, never a backlog
-        assert [frame.pts for frame in frames] == [0, 960, 1920, 2880, 3840]
-        assert all(frame.sample_rate == 48_000 and frame.samples == 960 for frame in frames)
-        assert track.silent_frames == 2
+        assert [frame.pts for frame in frames] == [0, 960, 1920]
+        silence = await track.recv()  # nothing more for 0.1 s: silence, after the gap
+        assert int(np.abs(silence.to_ndarray()).max()) == 0
+        assert (silence.pts or 0) >= 1920 + 4 * 960  # the timeline went on through the gap
+        assert track.silent_frames == 1
+        track.push(AudioBlock(np.full(960, 15, dtype=np.int16), 15))  # the input is back
+        back = await track.recv()
+        assert int(back.to_ndarray()[0, 0]) == 15 and (back.pts or 0) > (silence.pts or 0)
+        assert all(f.sample_rate == 48_000 and f.samples == 960 for f in [*frames, back])
         track.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 10))

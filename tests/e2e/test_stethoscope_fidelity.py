@@ -100,9 +100,10 @@ def test_a_steady_heart_keeps_its_level(beats: Capture) -> None:
     assert abs(first - source_heart_level()) <= 1.0, (first, source_heart_level())
 
 
-@pytest.mark.xfail(reason="issue 8 open: mouth-to-ear latency measured 190-450 ms here, goal "
-                   "150 ms (Chromium's jitter buffer grows on bursty packets); see "
-                   "bench/fidelity.py", strict=False)
+@pytest.mark.xfail(reason="issue 8 open: mouth-to-ear latency p95 measured 131-239 ms here "
+                   "(378 before the stale-burst drop), goal 150 ms: met at moderate load, not "
+                   "while the shared machine is at load 5-8; see docs/stethoscope-fidelity.md",
+                   strict=False)
 def test_mouth_to_ear_latency(beats: Capture) -> None:
     latencies = click_latencies(beats)
     assert len(latencies) >= 1.6 * DRIFT_S  # a click every 500 ms, each one heard
