@@ -36,6 +36,7 @@ import socket
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -83,7 +84,8 @@ class MailSink:
         return "250 OK"
 
 
-async def session_figures(window: Any, seconds: float) -> dict[str, Any]:
+async def session_figures(window: Any, seconds: float, profile: bool = False
+                          ) -> dict[str, Any]:
     """Taps to the e-mailed invitation, then the loop's lag during the call."""
     from station.demo_doctor import BrowserDoctor  # noqa: PLC0415
     from ui.demo.taps import TapCounter  # noqa: PLC0415
@@ -108,7 +110,13 @@ async def session_figures(window: Any, seconds: float) -> dict[str, Any]:
         await until(lambda: exam.room_view.has_picture and exam.exam_view.has_picture,
                     "the previews", 30)
         await asyncio.sleep(2.0)  # let the call settle at its size
-        lags = await measure_lag(seconds)
+        if profile:
+            with StackSampler() as sampler:
+                lags = await measure_lag(seconds, sampler)
+            for count, where in sampler.blame():
+                print(f"{count:5d}  {where}")
+        else:
+            lags = await measure_lag(seconds)
     finally:
         if doctor is not None:
             doctor.close()
@@ -123,7 +131,45 @@ async def session_figures(window: Any, seconds: float) -> dict[str, Any]:
             "loop_lag_max_ms": round(1000 * lags[-1], 1), "lag_samples": len(lags)}
 
 
-async def measure_lag(seconds: float) -> list[float]:
+class StackSampler:
+    """Samples the Qt thread's Python stack every 2 ms from another thread; afterwards,
+    :meth:`blame` names the code seen most while a tick was late (``--profile-lag``)."""
+
+    def __init__(self) -> None:
+        self.thread_id = threading.get_ident()
+        self.samples: list[tuple[float, str]] = []
+        self.late: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            frame = sys._current_frames().get(self.thread_id)
+            where: list[str] = []
+            while frame is not None and len(where) < 40:
+                code = frame.f_code
+                if "site-packages" in code.co_filename or "/work/" in code.co_filename:
+                    where.append(f"{Path(code.co_filename).name}:{code.co_name}")
+                frame = frame.f_back
+            self.samples.append((time.perf_counter(), " < ".join(where[:6])))
+
+    def __enter__(self) -> StackSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def blame(self, top: int = 12) -> list[tuple[int, str]]:
+        counts: dict[str, int] = {}
+        for when, where in self.samples:
+            if any(start <= when <= end for start, end in self.late):
+                counts[where] = counts.get(where, 0) + 1
+        return sorted(((n, w) for w, n in counts.items()), reverse=True)[:top]
+
+
+async def measure_lag(seconds: float, sampler: StackSampler | None = None) -> list[float]:
     """How late a 10 ms timer wakes on the Qt thread (qasync's timers are Qt's)."""
     loop = asyncio.get_running_loop()
     lags: list[float] = []
@@ -131,11 +177,14 @@ async def measure_lag(seconds: float) -> list[float]:
     while loop.time() < end:
         start = time.perf_counter()
         await asyncio.sleep(TICK_S)
-        lags.append(max(0.0, time.perf_counter() - start - TICK_S))
+        lag = max(0.0, time.perf_counter() - start - TICK_S)
+        lags.append(lag)
+        if sampler is not None and lag > 0.015:
+            sampler.late.append((start + TICK_S, start + TICK_S + lag))
     return lags
 
 
-def run_session(seconds: float) -> dict[str, Any]:
+def run_session(seconds: float, profile: bool = False) -> dict[str, Any]:
     """The whole window over a new store, the real runtime and an SMTP server."""
     import qasync  # noqa: PLC0415
     from aiosmtpd.controller import Controller  # noqa: PLC0415
@@ -175,7 +224,7 @@ def run_session(seconds: float) -> dict[str, Any]:
         asyncio.set_event_loop(loop)
         with loop:
             figures: dict[str, Any] = loop.run_until_complete(
-                session_figures(window, seconds))
+                session_figures(window, seconds, profile))
             finish_pending(loop)
         figures["mails_received"] = len(sink.received)
         return figures
@@ -189,6 +238,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quick", action="store_true", help="fewer runs, shorter call")
     parser.add_argument("--seconds", type=float, default=None, help="lag measured this long")
+    parser.add_argument("--profile-lag", action="store_true",
+                        help="print the code the Qt thread was running when a tick was late")
     args = parser.parse_args()
     runs = 3 if args.quick else 7
     seconds = args.seconds or (10.0 if args.quick else 30.0)
@@ -201,7 +252,7 @@ def main() -> int:
         "cold_start_max_s": round(max(signin), 3),
         "all_screens_s": round(statistics.median(every), 3),
     }
-    figures.update(run_session(seconds))
+    figures.update(run_session(seconds, args.profile_lag))
     rows = [
         ("cold start to sign-in (median)", f"{figures['cold_start_s']:.2f} s", "≤ 1.5 s"),
         ("cold start to sign-in (max)", f"{figures['cold_start_max_s']:.2f} s", ""),
