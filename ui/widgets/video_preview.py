@@ -3,9 +3,9 @@
 The camera keeps only its latest frame (latest-frame semantics); the preview
 looks at it ~20 times a second and paints it when it is new. Pulling rather
 than pushing every frame keeps the GUI thread's work bounded whatever the
-camera's rate: a busy camera never floods the event loop. The frame is
-thinned with a numpy stride before the QImage is made, so a 1920x1080 frame
-costs a small copy, not a full-size conversion.
+camera's rate: a busy camera never floods the event loop. OpenCV scales the
+frame to the box once, before the QImage is made, so a 1920x1080 frame costs
+a small copy and painting costs no scaling.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
@@ -36,13 +37,25 @@ class FrameLike(Protocol):
 FrameSource = Callable[[], FrameLike | None]
 
 
+def fitted_size(width: int, height: int, box_width: int, box_height: int) -> tuple[int, int]:
+    """The largest size with the picture's aspect ratio that fits in the box."""
+    scale = min(box_width / max(1, width), box_height / max(1, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def to_qimage(image: Any, max_width: int, max_height: int) -> QImage:
-    """A BGR (or grey) uint8 image as a QImage no bigger than needed for the box."""
+    """A BGR (or grey) uint8 image as a QImage fitted to the box (aspect kept).
+
+    OpenCV scales it here, once per new frame (area averaging, SIMD, without the
+    GIL), so painting is a plain copy: scaling in ``paintEvent`` with smoothing
+    on every paint took the Qt thread several milliseconds per camera during a
+    call (``bench/ui.py --profile-lag``)."""
     array = np.asarray(image)
     height, width = array.shape[:2]
-    step = max(1, min(width // max(1, max_width), height // max(1, max_height)))
-    if step > 1:
-        array = array[::step, ::step]
+    size = fitted_size(width, height, max_width, max_height)
+    if size != (width, height):
+        interpolation = cv2.INTER_AREA if size[0] < width else cv2.INTER_LINEAR
+        array = cv2.resize(array, size, interpolation=interpolation)
     array = np.ascontiguousarray(array)
     h, w = array.shape[:2]
     if array.ndim == 2:
@@ -115,7 +128,8 @@ class VideoPreview(QWidget):
             scaled = self._image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, scaled.width(), scaled.height())
             target.moveCenter(self.rect().center())
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            if target.size() != self._image.size():  # resized since: scale this once
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(target, self._image)
         elif self.placeholder:
             painter.setPen(QColor("#dfe7ee"))
