@@ -274,4 +274,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    # The window and the QApplication are still alive here: skip the interpreter's
+    # teardown, whose garbage collection of PySide6 objects can abort (none_dealloc).
+    os._exit(code)
