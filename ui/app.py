@@ -17,6 +17,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
 
+from station.app_settings import load_app_preferences
+from station.errors import StationError
 from station.paths import STORE_FILENAME, station_home
 from station.store.database import Store
 from ui.controller import AppSettings, StationController
@@ -144,7 +146,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--demo", action="store_true",
                         help="demo store, every simulator, embedded signaling server; with "
                              "no display, a scripted tour with a browser doctor")
-    parser.add_argument("--lang", choices=LANGUAGES, default="fr")
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
+                        help="the app's language (default: [app] language, else fr)")
     parser.add_argument("--fresh", action="store_true",
                         help="with --demo: start from an empty demo store")
     parser.add_argument("--offscreen", action="store_true",
@@ -160,6 +163,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        args.preferences = load_app_preferences()
+    except StationError as error:  # a technician's typo in station.toml: say where
+        print(error.message, file=sys.stderr)
+        return 2
+    args.lang = args.lang or args.preferences.language
     set_language(args.lang)
     if args.demo:
         from ui.demo.launch import run_demo  # noqa: PLC0415 - demo mode only
@@ -168,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import qasync  # noqa: PLC0415 - only the running app needs it
 
     app = make_application(sys.argv[:1])
-    controller = open_controller(AppSettings(home=station_home(), language=args.lang))
+    controller = open_controller(AppSettings(home=station_home(), language=args.lang,
+                                             lock_minutes=args.preferences.lock_minutes))
     window = MainWindow(controller, first_screens(controller))
     window.show()
     loop = qasync.QEventLoop(app)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from station import i18n as station_i18n
+from station.app_settings import DEFAULT_LOCK_MINUTES
 from station.consent import Act, ConsentCapacity, ConsentDecision, ConsentRecord
 from station.identity import ResidentIdentity, identity_from_input, parse_birth_date
 from station.people import NurseAccount
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from station.runtime import StationRuntime
     from ui.live import LiveSession
 
-DEFAULT_LOCK_MINUTES = 5.0
 
 
 @dataclass

@@ -81,6 +81,7 @@ def run_demo(args: argparse.Namespace) -> int:
     store = prepare_store(home, args.fresh)
     controller = StationController(store, AppSettings(
         home=home, demo=True, language=args.lang,
+        lock_minutes=args.preferences.lock_minutes,
         extra={"open_doctor_link": not offscreen}))
     window = MainWindow(controller, build_screens(controller))
     window.resize(1280, 800)
