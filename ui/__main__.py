@@ -1,7 +1,5 @@
 """``python -m ui``: the nurse's app."""
 
-import sys
+from ui.app import entry
 
-from ui.app import main
-
-sys.exit(main())
+entry()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -193,6 +195,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop.run_until_complete(closed.wait())
     controller.store.close()
     return 0
+
+
+def entry() -> None:
+    """The ``station-app`` command: :func:`main`, then out without the interpreter's
+    teardown. By then the store is closed and the output flushed; what is left is
+    the garbage collection of live PySide6 objects, which can abort the process
+    (``none_dealloc``) and turn a good run into exit code 134."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _add_later_screens(window: MainWindow) -> None:

@@ -28,7 +28,9 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from station.demo import DEMO_LOGIN, DEMO_PASSWORD, demo_home, demo_resident, ensure_demo_account
+from station.i18n import tr
 from station.paths import STORE_FILENAME
+from station.store import audit
 from station.store.database import Store
 from station.store.residents import ResidentRegistry
 from ui.app import MainWindow, build_screens, make_application
@@ -135,5 +137,10 @@ async def _tour(window: MainWindow, output: Path | None) -> int:
         return 1
     print(_("Taps from sign-in to the doctor's link: {count}").format(
         count=result.taps_to_invite))
+    checked = audit.verify(window.controller.store.conn)
+    if not checked.ok:
+        print("; ".join(checked.problems), file=sys.stderr, flush=True)
+        return 1
+    print(tr("demo.audit", entries=checked.entries, status=tr("demo.audit_ok")))
     print(f"OUTPUT {result.folder}", flush=True)
     return 0

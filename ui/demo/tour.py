@@ -35,6 +35,7 @@ Say = Callable[[str], None]
 
 DOCTOR_NAME = "Dr Élise Moreau"
 STEP_TIMEOUT_S = 45.0  # a step that takes longer is a failure, said as such
+CLIP_SECONDS = 3.0  # the demo's stethoscope clip (the app's default is 10 s)
 
 
 class TourError(RuntimeError):
@@ -218,7 +219,12 @@ class Tour:
         tap(exam.exam_choice["dermatoscope"])
         tap(exam.snapshot_button)
         await until(lambda: exam.snapshot_count() >= 1, "the photo in the gallery")
-        await asyncio.sleep(3.0)  # the console receives the photo, shows the new exam camera
+        # A short stethoscope clip of the mitral area, kept losslessly for the record.
+        exam.clip_seconds = CLIP_SECONDS
+        exam.site.setCurrentIndex(max(0, exam.site.findData("foyer_mitral")))
+        tap(exam.clip_button)
+        await until(lambda: exam.clip_list, "the stethoscope clip", 20)
+        await asyncio.sleep(1.0)  # the console receives the photo, shows the new exam camera
         await self.shot("examen")
         console = self.result.folder / f"{len(self.result.screenshots) + 1:02d}-console-medecin.png"
         await in_browser(self.doctor, lambda page: page.screenshot(path=str(console)),
