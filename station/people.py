@@ -8,6 +8,7 @@ from datetime import datetime
 
 from stdnum import luhn
 
+from station.access import Role
 from station.errors import ValidationError
 
 _LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
@@ -52,12 +53,15 @@ def check_login(raw: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class NurseAccount:
-    """A local nurse account (the password hash never leaves the store)."""
+    """A local account (the password hash never leaves the store). ``role`` says
+    what its holder may do (see :mod:`station.access`): despite the name, a
+    technician's or an admin's account is one too."""
 
     login: str
     display_name: str
     active: bool
     created_at: datetime
+    role: Role = Role.NURSE
 
     def __post_init__(self) -> None:
         if check_login(self.login) != self.login:

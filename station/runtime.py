@@ -61,6 +61,7 @@ from station.clock import from_text, utc_now
 from station.device_bridge import DeviceSessionBridge
 from station.errors import StationError
 from station.i18n import format_number, tr
+from station.logsafe import log_failure
 from station.outbox import Outbox, OutboxConfig, OutboxWorker, Recipient
 from station.report.sending import (
     report_delivered,
@@ -336,7 +337,9 @@ class StationRuntime:
                             rpps=message.get("rpps")))
                 self._announce_doctor(event)
         except StationError as error:
-            log.warning("doctor-joined refused: %s", error)
+            # The refusal may quote the doctor's name or RPPS: its code only above DEBUG.
+            log_failure(log, logging.WARNING, "doctor-joined refused for session %s", error,
+                        self.session.id)
 
     # --- the context sent on open ------------------------------------------------------
 

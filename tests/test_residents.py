@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from station.access import Actor, Role
 from station.errors import NotFoundError
 from station.store.database import Store
 from station.store.residents import ResidentRegistry
@@ -57,7 +58,7 @@ def test_update_keeps_the_previous_identity(registry: ResidentRegistry,
     clock.advance(minutes=5)
     updated = registry.update(created.id, marie(), "paul.r")
     assert registry.get(created.id).identity.is_qualified
-    history = registry.history(created.id)
+    history = registry.history(created.id, Actor("claire.m", Role.NURSE))
     assert [(actor, values["status"]) for _, actor, values in history] == [
         ("claire.m", "provisoire"), ("paul.r", "qualifiee")]
     assert updated.identity == marie()

@@ -111,12 +111,12 @@ def build_screens(controller: StationController) -> list[Screen]:
 def first_screens(controller: StationController) -> list[Screen]:
     """Sign-in, lock, today, resident, consent: light screens, each owned by its module."""
     from ui.screens.consent import ConsentScreen  # noqa: PLC0415 - one import per part
+    from ui.screens.home import HomeScreen  # noqa: PLC0415 - Today, or a technician's notice
     from ui.screens.lock import LockScreen  # noqa: PLC0415
     from ui.screens.resident import ResidentScreen  # noqa: PLC0415
     from ui.screens.signin import SignInScreen  # noqa: PLC0415
-    from ui.screens.today import TodayScreen  # noqa: PLC0415
 
-    return [SignInScreen(controller), LockScreen(controller), TodayScreen(controller),
+    return [SignInScreen(controller), LockScreen(controller), HomeScreen(controller),
             ResidentScreen(controller), ConsentScreen(controller)]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from station import i18n as station_i18n
+from station.access import Permission, may
 from station.app_settings import DEFAULT_LOCK_MINUTES
 from station.consent import Act, ConsentCapacity, ConsentDecision, ConsentRecord
 from station.identity import ResidentIdentity, identity_from_input, parse_birth_date
@@ -23,7 +24,7 @@ from station.store.accounts import AccountDirectory
 from station.store.database import Store
 from station.store.pins import PinDirectory, change_own_pin, unlock
 from station.store.residents import Resident, ResidentRegistry
-from station.today import DaySession, sessions_today, waiting_expertise
+from station.today import DaySession, resume_session, sessions_today, waiting_expertise
 from ui import i18n as ui_i18n
 from ui.bridge import CoreBridge
 
@@ -92,6 +93,11 @@ class StationController:
         (the core checks all three); raises ValidationError or SignInError."""
         change_own_pin(self.accounts, self.pins, self.require_nurse(), password, pin, repeat)
 
+    def may_read_clinical(self) -> bool:
+        """True when the signed-in account's role may see residents and sessions (the
+        rule is :mod:`station.access`'s; a technician's home says why it may not)."""
+        return self.nurse is not None and may(self.nurse.role, Permission.READ_CLINICAL)
+
     def has_pin(self) -> bool:
         """True when the signed-in nurse has a PIN."""
         return self.nurse is not None and self.pins.has_pin(self.nurse.login)
@@ -108,13 +114,14 @@ class StationController:
     # --- today ----------------------------------------------------------------------------
 
     def sessions_today(self) -> list[DaySession]:
-        """This station's sessions opened today (in progress ones first)."""
-        return sessions_today(self.store)
+        """This station's sessions opened today (in progress ones first); the core
+        refuses a role without clinical access (AccessDeniedError) and audits the list."""
+        return sessions_today(self.store, self.require_nurse())
 
     def waiting_expertise(self) -> list[tuple[Waiting, Resident | None]]:
         """Télé-expertise requests waiting for an answer (longest wait first), with
         the resident each one is about."""
-        return waiting_expertise(self.store)
+        return waiting_expertise(self.store, self.require_nurse())
 
     def new_session(self) -> None:
         """Forget the current session and resident: the next one starts at the resident
@@ -122,9 +129,10 @@ class StationController:
         self.end_session()
 
     def resume_session(self, session_id: str) -> SessionEngine:
-        """Pick up a session of the day where it stands (the core records the resumption)."""
+        """Pick up a session of the day where it stands (the core checks the role,
+        audits the read and records the resumption)."""
         self.end_session()
-        engine = SessionEngine.resume(self.store, session_id, self.require_nurse())
+        engine = resume_session(self.store, session_id, self.require_nurse())
         self._attach(engine)
         self.resident = engine.resident
         return engine
@@ -145,7 +153,7 @@ class StationController:
         """Date of birth (JJ/MM/AAAA, may be empty) first, then letters of any name;
         raises ValidationError for an impossible date."""
         born = parse_birth_date(birth_date) if birth_date.strip() else None
-        return self.residents.search(born, letters)
+        return self.residents.find(self.require_nurse(), born, letters)
 
     def identity_from_form(self, **fields: Any) -> ResidentIdentity:
         """The identity the nurse typed, checked by the core (ValidationError names the field)."""
@@ -153,7 +161,7 @@ class StationController:
 
     def possible_duplicates(self, identity: ResidentIdentity) -> list[Resident]:
         """Residents who may be the same person (the CLI's search before ``add``)."""
-        return self.residents.possible_duplicates(identity)
+        return self.residents.find_duplicates(identity, self.require_nurse())
 
     def create_resident(self, identity: ResidentIdentity) -> Resident:
         """Store a new resident (after the duplicate check) and make it the current one."""
@@ -161,8 +169,9 @@ class StationController:
         return self.resident
 
     def choose_resident(self, resident: Resident) -> None:
-        """The resident of the coming session."""
-        self.resident = resident
+        """The resident of the coming session, opened through the core (role checked,
+        the read audited)."""
+        self.resident = self.residents.open(resident.id, self.require_nurse())
 
     # --- consent --------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from devices.errors import DeviceError
 from devices.media import CameraDevice, StethoscopeDevice
 from station.consent import ConsentCapacity
 from station.errors import StationError
+from station.logsafe import log_failure
 from station.outbox import (
     Channel,
     Delivery,
@@ -228,7 +229,7 @@ class LiveSession(QObject):
         self.started.emit()
 
     async def _abort_start(self, runtime: StationRuntime, error: Exception) -> None:
-        log.warning("live session could not start: %s", error)
+        log_failure(log, logging.WARNING, "live session could not start", error)
         detail = error.message if isinstance(error, StationError) else str(error)
         self._fail("devices", _("The examination could not start: {detail}").format(
             detail=detail), _("Check that the devices are switched on and plugged in, then "
@@ -318,7 +319,7 @@ class LiveSession(QObject):
         try:
             self.link = await runtime.create_link(LINK_VALID)
         except (StationError, OSError) as error:
-            log.warning("link refused: %s", error)
+            log_failure(log, logging.WARNING, "link refused", error)  # may quote a URL
             self._fail("invite", _("The doctor's link could not be created."),
                        _("Check the cart's network connection, then press "
                          "« Invite the doctor » again."))

@@ -1,4 +1,4 @@
-"""``station accounts add|list|pin``: local nurse accounts and their unlock PINs."""
+"""``station accounts add|list|role|pin``: local accounts, their roles and unlock PINs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import os
 import sys
 from typing import Any
 
-from station.cli.common import cli_actor, open_store
+from station.access import Role, parse_role
+from station.cli.common import cli_actor, cli_principal, open_store
 from station.i18n import tr
 from station.store.accounts import AccountDirectory
 from station.store.pins import PinDirectory
@@ -22,10 +23,17 @@ def register(commands: Any) -> None:
     add.add_argument("login")
     add.add_argument("--name", required=True, help=tr("field.display_name"))
     add.add_argument("--password-stdin", action="store_true", help=tr("cli.accounts.stdin"))
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.NURSE.value,
+                     help=tr("cli.accounts.role.choice"))
     add.add_argument("--as", dest="actor", help=tr("cli.as"))
     add.set_defaults(handler=add_account)
     listing = sub.add_parser("list", help=tr("cli.accounts.list.help"))
     listing.set_defaults(handler=list_accounts)
+    role = sub.add_parser("role", help=tr("cli.accounts.role.help"))
+    role.add_argument("login")
+    role.add_argument("role", choices=[r.value for r in Role])
+    role.add_argument("--as", dest="actor", help=tr("cli.accounts.role.as"))
+    role.set_defaults(handler=change_role)
     pin = sub.add_parser("pin", help=tr("cli.accounts.pin.help"))
     pin.add_argument("login")
     pin.add_argument("--pin-stdin", action="store_true", help=tr("cli.accounts.pin.stdin"))
@@ -46,8 +54,20 @@ def add_account(args: argparse.Namespace) -> int:
     password = _read_password(args.password_stdin)
     with open_store() as store:
         account = AccountDirectory(store).create(args.login, args.name, password,
-                                                 cli_actor(args.actor))
+                                                 cli_actor(args.actor), parse_role(args.role))
     print(tr("cli.accounts.created", login=account.login, name=account.display_name))
+    if account.role is not Role.NURSE:
+        print(tr("cli.accounts.role.is", login=account.login,
+                 role=tr(f"role.{account.role.value}")))
+    return 0
+
+
+def change_role(args: argparse.Namespace) -> int:
+    """An admin gives an account another role (audited); ``--as`` names the admin."""
+    with open_store() as store:
+        admin = cli_principal(store, args.actor)
+        account = AccountDirectory(store).set_role(args.login, parse_role(args.role), admin)
+    print(tr("cli.accounts.role.is", login=account.login, role=tr(f"role.{account.role.value}")))
     return 0
 
 
@@ -57,7 +77,8 @@ def list_accounts(args: argparse.Namespace) -> int:
         accounts = AccountDirectory(store).list()
     for account in accounts:
         state = tr("cli.accounts.active") if account.active else tr("cli.accounts.inactive")
-        print(f"  {account.login:<20} {account.display_name:<30} {state}")
+        role = tr(f"role.{account.role.value}")
+        print(f"  {account.login:<20} {account.display_name:<30} {role:<12} {state}")
     if not accounts:
         print(tr("cli.accounts.none"))
     return 0

@@ -6,7 +6,7 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from station.cli.common import cli_actor, open_store
+from station.cli.common import cli_actor, cli_principal, open_store
 from station.clock import utc_now
 from station.expertise import Expert, Expertise, Request, RequestingDoctor, age_text
 from station.i18n import tr
@@ -49,10 +49,12 @@ def register(commands: Any) -> None:
 
     listing = sub.add_parser("list", help=tr("expertise.cli.list.help"))
     listing.add_argument("--all", action="store_true", help=tr("expertise.cli.all"))
+    listing.add_argument("--as", dest="actor", help=tr("cli.as_reader"))
     listing.set_defaults(handler=list_requests)
 
     show = sub.add_parser("show", help=tr("expertise.cli.show.help"))
     show.add_argument("request", help=tr("expertise.cli.request"))
+    show.add_argument("--as", dest="actor", help=tr("cli.as_reader"))
     show.set_defaults(handler=show_request)
 
 
@@ -108,8 +110,7 @@ def list_requests(args: argparse.Namespace) -> int:
         for request_id in expertise.resume():
             print(tr("expertise.cli.resumed", id=request_id[:8]))
         now = utc_now()
-        shown = (expertise.requests() if args.all
-                 else [w.request for w in expertise.waiting()])
+        shown = expertise.listing(cli_principal(store, args.actor), all_requests=args.all)
     if not shown:
         print(tr("expertise.cli.none" if args.all else "expertise.cli.none_waiting"))
         return EXIT_OK
@@ -161,6 +162,7 @@ def _print_request(request: Request) -> None:
 def show_request(args: argparse.Namespace) -> int:
     """One request: expert, question, material, links, answer, history."""
     with open_store() as store:
-        request = Expertise.from_config(store).get(args.request)
+        request = Expertise.from_config(store).show(args.request,
+                                                    cli_principal(store, args.actor))
     _print_request(request)
     return EXIT_OK

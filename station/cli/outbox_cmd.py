@@ -7,7 +7,8 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from station.cli.common import cli_actor, open_store
+from station.access import read_session
+from station.cli.common import cli_actor, cli_principal, open_store
 from station.i18n import tr
 from station.outbox import Delivery, DeliveryState, Outbox, OutboxWorker, load_outbox_config
 from station.outbox.config import config_path
@@ -22,6 +23,7 @@ def register(commands: Any) -> None:
     listing.add_argument("--session", help=tr("outbox.cli.session"))
     listing.set_defaults(handler=list_deliveries)
     show = sub.add_parser("show", help=tr("outbox.cli.show.help"))
+    show.add_argument("--as", dest="actor", help=tr("cli.as_reader"))
     show.add_argument("id", help=tr("outbox.cli.id"))
     show.set_defaults(handler=show_delivery)
     retry = sub.add_parser("retry", help=tr("outbox.cli.retry.help"))
@@ -72,6 +74,9 @@ def show_delivery(args: argparse.Namespace) -> int:
     """One delivery in full, with the history of its attempts."""
     with open_store() as store:
         delivery = Outbox(store).delivery(args.id)
+        if delivery.session_id:  # a report of a session: clinical, checked and audited
+            read_session(store, cli_principal(store, args.actor), delivery.session_id,
+                         "delivery", delivery=delivery.id)
     print(tr("outbox.cli.show", id=delivery.id, state=delivery.state_label,
              channel=delivery.channel.value, address=delivery.address,
              name=delivery.name or "-", role=delivery.role or "-", subject=delivery.subject,

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from station.cli.common import cli_actor, open_store
+from station.cli.common import cli_actor, cli_principal, open_store
 from station.errors import NotFoundError, StoreError
 from station.i18n import tr
 from station.people import Doctor, check_rpps
@@ -26,6 +26,7 @@ def register(commands: Any) -> None:
     show = sub.add_parser("show", help=tr("report.cli.show.help"))
     show.add_argument("session", help=tr("report.cli.session"))
     show.add_argument("-o", "--output", help=tr("report.cli.folder"))
+    show.add_argument("--as", dest="actor", help=tr("cli.as_reader"))
     show.set_defaults(handler=show_report)
 
     validate = sub.add_parser("validate", help=tr("report.cli.validate.help"))
@@ -44,6 +45,7 @@ def register(commands: Any) -> None:
     export.add_argument("--format", choices=("pdf", "fhir"), default="pdf",
                         help=tr("report.cli.format"))
     export.add_argument("-o", "--output", required=True, help=tr("report.cli.output"))
+    export.add_argument("--as", dest="actor", help=tr("cli.as_reader"))
     export.set_defaults(handler=export_report)
 
 
@@ -78,6 +80,7 @@ def show_report(args: argparse.Namespace) -> int:
     """Print the current content (draft if none is validated) and every version."""
     with open_store() as store:
         service = ReportService(store)
+        service.open_for(args.session, cli_principal(store, args.actor), "report")
         preview = service.preview(args.session)
         c = preview.content
         print(tr("report.cli.heading", session=c.session_id))
@@ -141,7 +144,8 @@ def export_report(args: argparse.Namespace) -> int:
     """Write the session's current version (stored bytes) as PDF or FHIR JSON."""
     with open_store() as store:
         service = ReportService(store)
-        latest = service.latest(args.session)
+        latest = service.open_for(args.session, cli_principal(store, args.actor),
+                                  f"report.{args.format}")
         if latest is None:
             raise NotFoundError("report.none", session=args.session)
         if not latest.intact():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from station.cli.common import cli_actor, open_store
+from station.cli.common import cli_actor, cli_principal, open_store
 from station.i18n import tr
 from station.identity import (
     IdentityDocument,
@@ -40,10 +40,12 @@ def register(commands: Any) -> None:
     search = sub.add_parser("search", help=tr("cli.residents.search.help"))
     search.add_argument("--born", help=tr("cli.residents.born"))
     search.add_argument("letters", nargs="?", default="", help=tr("cli.residents.letters"))
+    search.add_argument("--as", dest="actor", help=tr("cli.as_reader"))
     search.set_defaults(handler=search_residents)
 
     show = sub.add_parser("show", help=tr("cli.residents.show.help"))
     show.add_argument("id", type=int)
+    show.add_argument("--as", dest="actor", help=tr("cli.as_reader"))
     show.set_defaults(handler=show_resident)
 
 
@@ -120,7 +122,8 @@ def search_residents(args: argparse.Namespace) -> int:
     """List residents by date of birth first, then a few letters of any name."""
     born = parse_birth_date(args.born) if args.born else None
     with open_store() as store:
-        found = ResidentRegistry(store).search(born, args.letters)
+        found = ResidentRegistry(store).find(cli_principal(store, args.actor), born,
+                                             args.letters)
     if not found:
         print(tr("cli.residents.none"))
         return 0
@@ -134,8 +137,9 @@ def show_resident(args: argparse.Namespace) -> int:
     """One resident's identity and the history of its changes."""
     with open_store() as store:
         registry = ResidentRegistry(store)
-        resident = registry.get(args.id)
-        history = registry.history(args.id)
+        reader = cli_principal(store, args.actor)
+        resident = registry.open(args.id, reader)
+        history = registry.history(args.id, reader)
     print(describe(resident))
     print(tr("cli.residents.history", count=len(history)))
     for time, actor, values in history:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from station.access import Permission, Principal, read_session, require
 from station.clock import Clock, to_text, utc_now
 from station.consent import Act
 from station.errors import SessionStateError, ValidationError
@@ -138,6 +139,20 @@ class Expertise:
         found = [Waiting(r, r.age(now) or timedelta(0)) for r in self.requests()
                  if r.state.waiting]
         return sorted(found, key=lambda w: w.age, reverse=True)
+
+    def show(self, request_id: str, actor: Principal) -> Request:
+        """One request for a person to read (``expertise show``): AccessDeniedError for
+        a role without clinical access; the read is audited (request, session, resident)."""
+        require(actor, Permission.READ_CLINICAL)
+        request = self.get(request_id)
+        read_session(self._store, actor, request.session_id, "expertise", request=request.id)
+        return request
+
+    def listing(self, actor: Principal, *, all_requests: bool = False) -> list[Request]:
+        """Requests for a person to read (``expertise list``): every one, or those
+        waiting; checked like :meth:`show` (expert names and questions are clinical)."""
+        require(actor, Permission.READ_CLINICAL)
+        return self.requests() if all_requests else [w.request for w in self.waiting()]
 
     def session_items(self, session_id: str) -> dict[str, list[int]]:
         """Ids of the session's photos, clips and measurements that may be attached."""

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from station.clock import Clock, utc_now
+from station.logsafe import log_failure
 from station.outbox.config import OutboxConfig
 from station.outbox.errors import DeliveryError
 from station.outbox.fhir import post_bundle
@@ -126,13 +127,16 @@ class OutboxWorker:
             message = self.outbox.message(claimed.message_id)
             code, text = await TRANSPORTS[claimed.channel](config, claimed, message)
         except DeliveryError as failure:
-            log.warning("delivery %s attempt %d failed: %s", claimed.id, attempt, failure)
+            # The reason may quote the recipient's address: ids only above DEBUG.
+            log_failure(log, logging.WARNING, "delivery %s attempt %d failed", failure,
+                        claimed.id, attempt)
             self.outbox.record_failure(claimed.id, attempt, failure, config.backoff(attempt),
                                        actor=self._actor)
             state = DeliveryState.FAILED if failure.permanent else DeliveryState.QUEUED
             return AttemptResult(claimed.id, attempt, state, failure)
         except Exception as error:  # a bug or an unforeseen error: keep the delivery alive
-            log.exception("delivery %s attempt %d: unexpected error", claimed.id, attempt)
+            log_failure(log, logging.ERROR, "delivery %s attempt %d: unexpected error", error,
+                        claimed.id, attempt, trace=True)
             unexpected = DeliveryError("outbox.error.unexpected", permanent=False,
                                        reason=f"{type(error).__name__}: {error}")
             self.outbox.record_failure(claimed.id, attempt, unexpected,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from station.access import Principal, read_session
 from station.clock import Clock, utc_now
 from station.errors import SessionStateError, StoreError, ValidationError
 from station.i18n import tr
@@ -79,6 +80,16 @@ class ReportService:
     def get(self, report_id: str) -> ReportVersion:
         """One version by id."""
         return self._records.get(report_id)
+
+    def open_for(self, session_id: str, actor: Principal,
+                 what: str = "report") -> ReportVersion | None:
+        """The current version, for a person to read (``report show|export``):
+        AccessDeniedError for a role without clinical access, and the read is
+        audited (who, the session, its resident, ``what``, the version's id)."""
+        latest = self._records.latest(session_id)
+        read_session(self._store, actor, session_id, what,
+                     report=latest.id if latest else None)
+        return latest
 
     @staticmethod
     def content_of(version: ReportVersion) -> ReportContent:

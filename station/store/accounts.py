@@ -1,9 +1,11 @@
-"""Local nurse accounts: argon2 password hashes, rate-limited sign-in.
+"""Local accounts: argon2 password hashes, rate-limited sign-in, roles.
 
 Every sign-in attempt is recorded. After ``MAX_FAILURES`` consecutive
 failures the login is locked, for a delay that doubles with each further
 failure (capped); the lock is computed from the recorded attempts, so it
-survives a restart of the station.
+survives a restart of the station. Each account has a role (nurse,
+technician, admin; see :mod:`station.access`), set at creation and changed
+by an admin only, every change audited.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from station.access import Permission, Principal, Role, require
 from station.clock import Clock, from_text, to_text, utc_now
-from station.errors import AccountLockedError, SignInError, ValidationError
+from station.errors import AccountLockedError, NotFoundError, SignInError, ValidationError
 from station.people import NurseAccount, check_login
 from station.store import audit
 from station.store.database import Store
@@ -37,49 +40,90 @@ def _dummy_hash() -> str:
     return _hasher.hash("not a real password")
 
 
+_ACCOUNT_COLUMNS = "login, display_name, active, created_at, role"
+
+
+def _account(row: tuple[object, ...]) -> NurseAccount:
+    return NurseAccount(str(row[0]), str(row[1]), bool(row[2]), from_text(str(row[3])),
+                        Role(str(row[4])))
+
+
 class AccountDirectory:
-    """The nurse accounts of this station."""
+    """The local accounts of this station (nurses, technicians, admins)."""
 
     def __init__(self, store: Store, clock: Clock = utc_now) -> None:
         self._store = store
         self._clock = clock
 
-    def create(self, login: str, display_name: str, password: str, actor: str) -> NurseAccount:
+    def create(self, login: str, display_name: str, password: str, actor: str,
+               role: Role = Role.NURSE) -> NurseAccount:
         """Create an account; refuses a short password or a login already taken."""
         login = check_login(login)
         if len(password) < MIN_PASSWORD_LENGTH:
             raise ValidationError("password", "account.password_short",
                                   length=MIN_PASSWORD_LENGTH)
         now = self._clock()
-        account = NurseAccount(login, display_name.strip(), True, now)
+        account = NurseAccount(login, display_name.strip(), True, now, Role(role))
         with self._store.write() as conn:
             if conn.execute("SELECT 1 FROM accounts WHERE login = ?", (login,)).fetchone():
                 raise ValidationError("login", "account.login_taken", value=login)
             cursor = conn.execute(
-                "INSERT INTO accounts (login, display_name, password_hash, active, created_at)"
-                " VALUES (?, ?, ?, 1, ?)",
-                (login, account.display_name, _hasher.hash(password), to_text(now)),
+                "INSERT INTO accounts (login, display_name, password_hash, active, created_at,"
+                " role) VALUES (?, ?, ?, 1, ?, ?)",
+                (login, account.display_name, _hasher.hash(password), to_text(now),
+                 account.role.value),
             )
             audit.append(conn, actor=actor, action="account.created", entity="accounts",
-                         first_id=int(cursor.lastrowid or 0), details={"login": login})
+                         first_id=int(cursor.lastrowid or 0),
+                         details={"login": login, "role": account.role.value})
+        return account
+
+    def set_role(self, login: str, role: Role, actor: Principal) -> NurseAccount:
+        """Give an account another role; only an admin may (AccessDeniedError else).
+
+        The audit row names the admin, the account, the role before and after.
+        """
+        require(actor, Permission.MANAGE_ACCOUNTS)
+        login = check_login(login)
+        with self._store.write() as conn:
+            row = conn.execute("SELECT id, role FROM accounts WHERE login = ?",
+                               (login,)).fetchone()
+            if row is None:
+                raise NotFoundError("account.not_found", login=login)
+            if row[1] != role.value:
+                conn.execute("UPDATE accounts SET role = ? WHERE id = ?", (role.value, row[0]))
+                audit.append(conn, actor=actor.login, action="account.role_changed",
+                             entity="accounts", first_id=int(row[0]),
+                             details={"login": login, "before": row[1], "after": role.value})
+        account = self.get(login)
+        assert account is not None
         return account
 
     def get(self, login: str) -> NurseAccount | None:
         """The account with this login, if any."""
         row = self._store.conn.execute(
-            "SELECT login, display_name, active, created_at FROM accounts WHERE login = ?",
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE login = ?",
             (login.strip().lower(),),
         ).fetchone()
-        if row is None:
-            return None
-        return NurseAccount(row[0], row[1], bool(row[2]), from_text(row[3]))
+        return None if row is None else _account(row)
+
+    def acting_as(self, login: str) -> NurseAccount:
+        """The active account a command says it acts for (``--as``): NotFoundError
+        for an unknown login, SignInError for a disabled one. Its role then
+        decides what the command may show."""
+        account = self.get(login)
+        if account is None:
+            raise NotFoundError("account.not_found", login=login.strip().lower())
+        if not account.active:
+            raise SignInError("account.disabled")
+        return account
 
     def list(self) -> list[NurseAccount]:
         """Every account, by login."""
         rows = self._store.conn.execute(
-            "SELECT login, display_name, active, created_at FROM accounts ORDER BY login"
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY login"
         )
-        return [NurseAccount(r[0], r[1], bool(r[2]), from_text(r[3])) for r in rows]
+        return [_account(r) for r in rows]
 
     def sign_in(self, login: str, password: str) -> NurseAccount:
         """Check a password; raises :class:`SignInError` or :class:`AccountLockedError`."""

@@ -1,4 +1,14 @@
-"""Residents: create, update, search; every identity change is kept."""
+"""Residents: create, update, search; every identity change is kept.
+
+Two kinds of reads. :meth:`ResidentRegistry.get` and
+:meth:`ResidentRegistry.search` are the core's own (the session engine, the
+report, the duplicate check): no person sees their result as such. What a
+person asks to see goes through :meth:`~ResidentRegistry.find`,
+:meth:`~ResidentRegistry.open` and :meth:`~ResidentRegistry.history`, which
+take the actor, refuse a role without clinical access
+(:class:`~station.access.AccessDeniedError`) and leave a ``record.read`` or
+``resident.searched`` row in the audit trail (ids and a digest, no trait).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from station.access import Permission, Principal, criteria_digest, record_read, require
 from station.clock import Clock, to_text, utc_now
 from station.errors import NotFoundError
 from station.identity import (
@@ -149,13 +160,55 @@ class ResidentRegistry:
             raise NotFoundError("resident.not_found", id=resident_id)
         return Resident(resident_id, _identity(row))
 
-    def history(self, resident_id: int) -> list[tuple[str, str, dict[str, object]]]:
-        """(time, actor, identity values) for every version, oldest first."""
+    def history(self, resident_id: int,
+                actor: Principal) -> list[tuple[str, str, dict[str, object]]]:
+        """(time, actor, identity values) for every version, oldest first; checked
+        and audited like :meth:`open`."""
+        require(actor, Permission.READ_CLINICAL)
+        self.get(resident_id)  # NotFoundError before anything is recorded
         rows = self._store.conn.execute(
             "SELECT time, actor, after FROM identity_changes WHERE resident_id = ? ORDER BY id",
             (resident_id,),
-        )
+        ).fetchall()
+        record_read(self._store, actor, "history", resident=resident_id)
         return [(t, a, json.loads(after)) for t, a, after in rows]
+
+    # --- what a person reads: checked, audited --------------------------------------
+
+    def open(self, resident_id: int, actor: Principal, what: str = "identity") -> Resident:
+        """The resident a person opens (a search result chosen, ``residents show``).
+
+        AccessDeniedError for a role without clinical access; the read is
+        audited (who, when, resident id, ``what``).
+        """
+        require(actor, Permission.READ_CLINICAL)
+        resident = self.get(resident_id)
+        record_read(self._store, actor, what, resident=resident_id)
+        return resident
+
+    def find(self, actor: Principal, birth_date: date | None = None,
+             letters: str = "") -> list[Resident]:
+        """:meth:`search` for a person: checked, and the search is audited with a
+        keyed digest of its criteria and the number of results, never the criteria."""
+        require(actor, Permission.READ_CLINICAL)
+        found = self.search(birth_date, letters)
+        self._record_search(actor, "search", found, birth_date, _fold(letters.strip()))
+        return found
+
+    def find_duplicates(self, identity: ResidentIdentity, actor: Principal) -> list[Resident]:
+        """:meth:`possible_duplicates` shown to a person: checked and audited as a search."""
+        require(actor, Permission.READ_CLINICAL)
+        found = self.possible_duplicates(identity)
+        self._record_search(actor, "duplicates", found, identity.birth_date, identity.ins,
+                            identity.birth_name, *identity.birth_first_names)
+        return found
+
+    def _record_search(self, actor: Principal, kind: str, found: list[Resident],
+                       *criteria: object) -> None:
+        digest = criteria_digest(self._store, kind, *criteria)
+        with self._store.write() as conn:
+            audit.append(conn, actor=actor.login, action="resident.searched",
+                         details={"kind": kind, "criteria": digest, "results": len(found)})
 
     def search(self, birth_date: date | None = None, letters: str = "") -> list[Resident]:
         """Residents born on ``birth_date`` whose names contain ``letters``.

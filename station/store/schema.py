@@ -495,6 +495,20 @@ CREATE TABLE pin_attempts (
 CREATE INDEX pin_attempts_login ON pin_attempts (login, id);
 """ + _never_deleted("pins") + _append_only("pin_attempts")
 
+# Roles of local accounts (issue 9): what each may do is station/access.py's
+# rule; existing accounts were all nurses. The audit key makes the digest of
+# a search's criteria irreversible by trying every birth date: a random
+# secret of this store, never shown, never leaving it except in its backups.
+_V9 = """
+ALTER TABLE accounts ADD COLUMN role TEXT NOT NULL DEFAULT 'nurse'
+    CHECK (role IN ('nurse', 'technician', 'admin'));
+CREATE TABLE audit_keys (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    key BLOB NOT NULL
+);
+INSERT INTO audit_keys (id, key) VALUES (1, randomblob(32));
+""" + _append_only("audit_keys")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, residents, sessions, clinical facts, audit trail", _V1),
     Migration(2, "exam camera snapshots (lossless files, metadata and hashes)", _V2),
@@ -505,5 +519,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "standalone signaling server: station keys (digests), session owners,"
               " remote invitations", _V7),
     Migration(8, "unlock PINs of nurse accounts (argon2 hashes) and their attempts", _V8),
+    Migration(9, "roles of local accounts (nurse, technician, admin); key of search digests",
+              _V9),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
