@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from station.cli import (
     accounts,
     audit_cmd,
+    backup_cmd,
     devices_cmd,
     expertise_cmd,
     ins_cmd,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cmd.register(commands)
     outbox_cmd.register(commands)
     expertise_cmd.register(commands)
+    backup_cmd.register(commands)
     demo = commands.add_parser("demo", help=tr("cli.demo.help"))
     demo.add_argument("--fresh", action="store_true", help=tr("cli.demo.fresh"))
     demo.add_argument("--wait-for-doctor", action="store_true", help=tr("cli.demo.wait"))
