@@ -56,9 +56,9 @@ def test_accounts_have_a_role_nurse_by_default(store: Store) -> None:
     assert accounts.get("paul.t") == paul
     assert [a.role for a in accounts.list()] == [Role.NURSE, Role.TECHNICIAN]
     assert accounts.sign_in("paul.t", "correct horse").role is Role.TECHNICIAN
-    with pytest.raises(sqlite3.IntegrityError):  # the schema refuses an unknown role
-        with store.write() as conn:
-            conn.execute("UPDATE accounts SET role = 'boss' WHERE login = 'paul.t'")
+    # The schema itself refuses an unknown role.
+    with pytest.raises(sqlite3.IntegrityError), store.write() as conn:
+        conn.execute("UPDATE accounts SET role = 'boss' WHERE login = 'paul.t'")
 
 
 def test_an_older_store_keeps_its_accounts_as_nurses(tmp_path: Path) -> None:
