@@ -24,6 +24,7 @@ _PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
 )
+_SQLITE_FULL = 13  # SQLite's primary code for "database or disk is full"
 
 
 class Store:
@@ -90,15 +91,30 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A durable write transaction: committed on exit, rolled back on error."""
+        """A durable write transaction: committed on exit, rolled back on error.
+
+        A full disk raises :class:`StoreError` (``store.disk_full``) naming the
+        store's folder; the transaction is rolled back whole, and writing
+        resumes once space is freed.
+        """
         with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self._rollback()
+                    raise
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != _SQLITE_FULL:
+                    raise
+                self._rollback()  # a failed COMMIT may leave the transaction open
+                raise StoreError("store.disk_full", folder=str(self.path.parent)) from exc
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     def integrity_check(self) -> list[str]:
         """SQLite's own check; ``["ok"]`` for a sound file."""
