@@ -70,7 +70,7 @@ def create_backup(store_path: Path, destination: Path, secret: BackupSecret, *,
         destination = destination / default_archive_name(now)
     stream_fields, key = new_stream_fields(secret)  # a bad secret fails before any work
     destination.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(destination.parent, partial_prefix(destination))
+    _remove_stale_partials(destination.parent)
     staged = stage_copy(store_path)
     try:
         header = build_header({
@@ -118,6 +118,14 @@ def _write_archive(temporary: Path, header: Header, key: BackupKey, staged: Stag
         writer.finish()
         out.flush()
         os.fsync(out.fileno())
+
+
+def _remove_stale_partials(folder: Path) -> None:
+    """Remove ``.<any archive>.partial-<pid>`` files of killed backups (dated names vary)."""
+    for entry in list(folder.iterdir()):
+        name, marker, _ = entry.name.rpartition(".partial-")
+        if marker and name.startswith(".") and name.endswith(ARCHIVE_SUFFIX):
+            remove_stale(folder, f"{name}{marker}")
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

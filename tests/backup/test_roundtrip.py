@@ -38,9 +38,14 @@ def test_key_file_backup_restores_database_and_media_exactly(home: Path, key_fil
                                                               tmp_path: Path) -> None:
     secret = BackupSecret.from_key_file(key_file)
     (tmp_path / "out").mkdir()  # a folder: the archive gets a dated name inside
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = tmp_path / "out" / f".station-20260101-000000.stbk.partial-{gone.pid}"
+    stale.write_bytes(b"left by a killed backup")
     made = create_backup(home / "station.sqlite3", tmp_path / "out", secret)
     assert made.path.parent == tmp_path / "out" and made.path.suffix == ".stbk"
     assert made.media_files == 12 and made.missing_media == []
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [made.path.name]
     restored = restore(made.path, tmp_path / "restored", secret)
     assert restored.counts == {"residents": 1, "sessions": 3, "measurements": 30, "reports": 0,
                                "snapshots": 6, "clips": 6}
