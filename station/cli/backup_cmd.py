@@ -22,8 +22,11 @@ from station.backup import (
     generate_key_file,
     restore_backup,
 )
+from station.cli.common import cli_actor
 from station.i18n import format_number, tr
-from station.paths import default_store_path, station_home
+from station.paths import STORE_FILENAME, default_store_path, station_home
+from station.store import audit
+from station.store.database import Store
 
 PASSPHRASE_ENV = "STATION_BACKUP_PASSPHRASE"  # noqa: S105 - a variable name, no secret
 
@@ -75,6 +78,8 @@ def run_backup(args: argparse.Namespace) -> int:
     if not args.to:
         destination.mkdir(mode=0o700, exist_ok=True)
     result = create_backup(default_store_path(), destination, secret)
+    _trace(default_store_path(), "backup.created", path=str(result.path),
+           db_sha256=result.db_sha256, size=result.size)
     print(tr("cli.backup.done", path=str(result.path), size=_megabytes(result.size),
              sha=result.db_sha256[:16]))
     print(_counts(result.counts, result.media_files))
@@ -95,6 +100,8 @@ def run_restore(args: argparse.Namespace) -> int:
     secret = read_secret(args, confirm=False)
     result: RestoreResult = restore_backup(Path(args.archive), Path(args.to), secret,
                                            force=args.force)
+    _trace(result.folder / STORE_FILENAME, "backup.restored", archive=str(args.archive),
+           created_at=result.created_at)
     print(tr("cli.restore.done", folder=str(result.folder), created_at=result.created_at,
              schema=result.schema_version, entries=result.audit_entries))
     print(_counts(result.counts, result.media_files))
@@ -103,6 +110,14 @@ def run_restore(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(tr("cli.restore.warning", message=warning), file=sys.stderr)
     return 0
+
+
+def _trace(store_path: Path, action: str, **details: object) -> None:
+    """One audit row in ``store_path``: who made (or restored) a copy of the data and
+    when. A copy of every record leaving the station is a read that must be traced;
+    the restored store records where it came from, after its chain was verified."""
+    with Store.open(store_path) as store, store.write() as conn:
+        audit.append(conn, actor=cli_actor(None), action=action, details=details)
 
 
 def _counts(counts: dict[str, int], media: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from tests.backup.helpers import populate
@@ -20,8 +21,8 @@ def test_keygen_backup_and_restore_with_a_key_file(tmp_path: Path) -> None:
                        str(tmp_path / "b.stbk"), home=home)
     assert made.returncode == 0, made.stderr
     assert made.stdout.startswith(f"Sauvegarde chiffrée écrite : {tmp_path / 'b.stbk'}")
-    assert made.stdout.splitlines()[1] == ("1 résidents, 2 séances, 20 mesures,"
-                                           " 0 comptes rendus, 4 fichiers médias")
+    assert made.stdout.splitlines()[1] == ("résidents : 1 · séances : 2 · mesures : 20 · "
+                                           "comptes rendus : 0 · fichiers médias : 4")
     restored = run_station("restore", str(tmp_path / "b.stbk"), "--to", str(tmp_path / "r"),
                            "--key-file", str(tmp_path / "ehpad.key"), home=home)
     assert restored.returncode == 0, restored.stderr
@@ -51,3 +52,26 @@ def test_passphrase_from_stdin_or_environment_and_the_wrong_one(tmp_path: Path) 
     assert right.returncode == 0, right.stderr
     none = run_station("backup", "--to", str(tmp_path / "c.stbk"), home=home, stdin="")
     assert none.returncode == 2 and "--key-file FICHIER, --passphrase-stdin" in none.stderr
+
+
+def test_a_backup_and_a_restore_are_traced_in_the_audit_chain(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    populate(home / "station.sqlite3", sessions=1, photos=0, clips=0)
+    secret = {"STATION_BACKUP_PASSPHRASE": "phrase de passe de l'EHPAD"}
+    made = run_station("backup", "--to", str(tmp_path / "b.stbk"), home=home, env=secret)
+    assert made.returncode == 0, made.stderr
+    restored = run_station("restore", str(tmp_path / "b.stbk"), "--to", str(tmp_path / "r"),
+                           home=home, env=secret)
+    assert restored.returncode == 0, restored.stderr
+    for store, action in ((home / "station.sqlite3", "backup.created"),
+                          (tmp_path / "r" / "station.sqlite3", "backup.restored")):
+        conn = sqlite3.connect(store)
+        try:
+            rows = conn.execute("SELECT actor, details FROM audit WHERE action = ?",
+                                (action,)).fetchall()
+        finally:
+            conn.close()
+        assert len(rows) == 1 and rows[0][0].startswith("cli:"), rows
+        assert "b.stbk" in rows[0][1]
+    checked = run_station("audit", "verify", home=tmp_path / "r")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
