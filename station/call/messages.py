@@ -37,11 +37,61 @@ def decode(text: str | bytes) -> dict[str, Any]:
     """Parse a JSON message; raises :class:`MessageError` when it is not a typed object."""
     try:
         message = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise MessageError(f"not JSON: {error}") from error
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise MessageError(f"not JSON: {str(error)[:100]}") from error
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise MessageError("a message is a JSON object with a string 'type'")
+    _check_fields(message)
     return message
+
+
+# The fields the station acts on in the doctor's messages, by type: they come
+# from a browser, so a number may be a string, a list, 1e999 or 10**5000.
+_MAX_COUNTER = 2**53  # the largest integer a browser's JSON keeps exact
+_REPORT_TEXTS = ("conclusion", "prescriptions", "act")
+
+
+def _counter(message: Mapping[str, Any], name: str, *, required: bool) -> None:
+    value = message.get(name)
+    if value is None and not required:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_COUNTER:
+        raise MessageError(f"{message['type']}: '{name}' is not a counter")
+
+
+def _text(value: object) -> bool:
+    """A string UTF-8 (and so the store) can hold: no lone surrogate from a \\ud800 escape."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_fields(message: Mapping[str, Any]) -> None:
+    """Refuse a doctor's message whose fields the station would choke on."""
+    kind = message["type"]
+    if kind == HEARTBEAT:
+        _counter(message, "seq", required=False)
+        _counter(message, "vitals", required=False)
+    elif kind == "audio-only" and not isinstance(message.get("on"), bool):
+        raise MessageError("audio-only: 'on' is not a boolean")
+    elif kind == "switch-exam" and not _text(message.get("exam")):
+        raise MessageError("switch-exam: 'exam' is not text")
+    elif kind in ("report-draft", "report-validate"):
+        _counter(message, "revision", required=kind == "report-draft")
+        fields = message.get("fields", {})
+        if not isinstance(fields, dict) or not all(_text(key) for key in fields):
+            raise MessageError(f"{kind}: 'fields' is not an object")
+        for name in _REPORT_TEXTS:
+            if fields.get(name) is not None and not _text(fields[name]):
+                raise MessageError(f"{kind}: '{name}' is not text")
+        billing = fields.get("billing")
+        if billing is not None and not (isinstance(billing, list)
+                                        and all(_text(code) for code in billing)):
+            raise MessageError(f"{kind}: 'billing' is not a list of codes")
 
 
 def _time(value: datetime) -> str:

@@ -81,7 +81,7 @@ class SignalingClient:
                 continue
             try:
                 message = json.loads(frame.data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 log.warning("signaling: not JSON, ignored")
                 continue
             if isinstance(message, dict):
@@ -95,7 +95,11 @@ class SignalingClient:
         elif kind == "peer-left" and message.get("role") == "doctor":
             self._doctor_present = False
         elif kind == "answer" and isinstance(message.get("sdp"), str):
-            await self.call.accept_answer(message["sdp"])
+            try:
+                await self.call.accept_answer(message["sdp"])
+            except Exception as error:  # aiortc's SDP parser raises many types: the
+                # doctor's answer is untrusted, and a bad one must not end the signaling
+                log.warning("signaling: answer refused: %s", type(error).__name__)
         elif kind == "bye":
             self._bye_sent = True  # the doctor hung up: no bye back
             await self.call.close(str(message.get("reason", "bye")))

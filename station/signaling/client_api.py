@@ -188,6 +188,7 @@ def record_doctor_joined(store: Store, session_id: str,
     invitation, when = message.get("invitation"), message.get("time")
     if not (isinstance(name, str) and name.strip() and isinstance(specialty, str)
             and isinstance(invitation, int) and not isinstance(invitation, bool)
+            and 0 < invitation < 2**63  # a SQLite integer
             and isinstance(when, str)):
         raise StationError("signaling.bad_doctor_joined")
     rpps = check_rpps(str(message.get("rpps", "")))

@@ -33,6 +33,7 @@ from station.errors import NotFoundError, StationError, StoreError, ValidationEr
 from station.expertise import Expertise, LinkError, Request
 from station.i18n import tr
 from station.signaling.invitations import InvitationState
+from station.signaling.limits import read_json
 from station.signaling.pages import SECURITY_HEADERS, error_page, status_for, title_for
 from station.store.clips import site_label
 from station.store.database import Store
@@ -227,7 +228,7 @@ async def answer_api(request: web.Request) -> web.Response:
         return _json_error(403, "signaling.origin_refused",
                            message=tr("signaling.origin_refused", origin=origin[:100]))
     try:
-        form = _read_answer(await request.json())
+        form = _read_answer(await request.json(loads=read_json))
     except ValueError:
         form = _json_error(400, "signaling.bad_request")
     if isinstance(form, web.Response):

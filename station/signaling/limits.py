@@ -7,6 +7,7 @@ an error message and, if it goes on, by closing the socket.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,3 +77,36 @@ class Strikes:
 DEFAULT_INVITATION_TTL_SECONDS = 30 * 60
 MAX_INVITATION_TTL_SECONDS = 7 * 24 * 3600
 MAX_CONTEXT_BYTES = 4 * 1024
+# Deepest nesting a request body may have: real bodies are flat; 16 KiB of "["
+# would otherwise reach the interpreter's recursion limit (RecursionError,
+# a 500) in json.loads, or later in json.dumps of what was accepted.
+MAX_JSON_DEPTH = 32
+
+
+def read_json(text: str) -> object:
+    """Parse a request body (aiohttp's ``request.json(loads=read_json)``).
+
+    Raises ValueError, which handlers answer with their 400, for what
+    ``json.loads`` refuses and also for nesting deeper than
+    :data:`MAX_JSON_DEPTH` and for strings that are not Unicode text (a
+    ``"\\ud800"`` escape gives a lone surrogate, which neither UTF-8 nor
+    SQLite can store).
+    """
+    try:
+        data = json.loads(text)
+    except RecursionError as error:
+        raise ValueError("JSON nested too deep") from error
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError("JSON nested too deep")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    key.encode("utf-8")  # UnicodeEncodeError is a ValueError
+                stack.append((item, depth + 1))
+        elif isinstance(value, str):
+            value.encode("utf-8")
+    return data

@@ -47,6 +47,7 @@ from station.signaling.limits import (
     HEARTBEAT_SECONDS,
     MAX_REQUEST_BYTES,
     REJOIN_TICKET_TTL_SECONDS,
+    read_json,
 )
 from station.signaling.pages import (
     SECURITY_HEADERS,
@@ -67,13 +68,20 @@ _FIELDS = {"doctor_name": "name", "rpps": "rpps", "specialty": "specialty"}
 
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of a URL, lower case, default port left out."""
-    parts = urlsplit(url.strip())
+    """``scheme://host[:port]`` of a URL, lower case, default port left out.
+
+    A malformed URL (``http://[::1``, a port past 65535) is no origin: it comes
+    back as ``invalid:<url>``, which no configured origin equals.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return f"invalid:{url}"
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"
-    port = parts.port
     default = {"http": 80, "https": 443}.get(scheme)
     return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
@@ -166,7 +174,7 @@ async def join_api(request: web.Request) -> web.Response:
     if origin_refused(request):
         return refuse_origin(request)
     try:
-        form = _read_form(await request.json())
+        form = _read_form(await request.json(loads=read_json))
     except ValueError:
         form = json_error(400, "signaling.bad_request")
     if isinstance(form, web.Response):

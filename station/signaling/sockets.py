@@ -71,7 +71,7 @@ def _parse(text: str) -> dict[str, Any] | _Check:
                                           limit=MAX_MESSAGE_BYTES))
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # 64 KiB of "[" is too deep for json.loads
         data = None
     if not isinstance(data, dict):
         return _Check(error=error_message("signaling.bad_json"))

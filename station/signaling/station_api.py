@@ -25,6 +25,7 @@ from station.signaling.limits import (
     DEFAULT_INVITATION_TTL_SECONDS,
     MAX_CONTEXT_BYTES,
     MAX_INVITATION_TTL_SECONDS,
+    read_json,
 )
 from station.signaling.pages import SECURITY_HEADERS
 from station.signaling.remote_invitations import NotYourSessionError, RemoteInvitations
@@ -77,7 +78,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         return who
     station_id, remote = who
     try:
-        form = _read(await request.json())
+        form = _read(await request.json(loads=read_json))
     except ValueError:
         form = _bad("session_id")
     if isinstance(form, web.Response):
@@ -103,7 +104,8 @@ async def revoke_invitation(request: web.Request) -> web.Response:
         invitation_id = int(request.match_info["invitation_id"])
     except ValueError:
         invitation_id = -1
-    state = remote.revoke(station_id, invitation_id) if invitation_id > 0 else None
+    # SQLite integers stop at 2**63 - 1: a larger id is no invitation (not an OverflowError).
+    state = remote.revoke(station_id, invitation_id) if 0 < invitation_id < 2**63 else None
     if state is None:
         return json_error(404, "signaling.invitation_unknown")
     if state is InvitationState.USED:
