@@ -334,7 +334,7 @@ _PROTOCOL = _Reading()
 
 def _payload(body: bytes) -> StreamReader:
     loop = asyncio.get_running_loop()
-    reader = StreamReader(_PROTOCOL, 2**16, loop=loop)
+    reader = StreamReader(_PROTOCOL, 2**16, loop=loop)  # type: ignore[arg-type]
     reader.feed_data(body)
     reader.feed_eof()
     return reader
@@ -390,9 +390,9 @@ async def _call(tally: Tally, data: object, handler: Callable[[web.Request], Any
     label = str(status)
     if json_errors and status >= 400:
         try:
-            error = json.loads(response.body)
-            label = f"{status} {error['error']}"
-            assert isinstance(error["message"], str)
+            reply = json.loads(response.body)
+            label = f"{status} {reply['error']}"
+            assert isinstance(reply["message"], str)
         except Exception:
             tally.crash(data, f"{status} without the JSON error: {response.body!r:.200}")
             return
@@ -456,7 +456,8 @@ def join_page_target(count: int, seed: int, home: Path) -> Tally:
                 await _call(tally, token, join_page, request, {200, 404, 410},
                             json_errors=False)
                 if i % 2000 == 0:  # use a live link now and then: it must turn to 410
-                    app[STATE].invitations.join(links.live[0], **DOCTOR)
+                    app[STATE].invitations.join(links.live[0], DOCTOR["name"], DOCTOR["rpps"],
+                                                DOCTOR["specialty"])
                     links.refresh()
 
     return run_target("join-page", lambda tally: asyncio.run(body_async(tally)))
