@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -89,7 +90,8 @@ LADDER: tuple[Level, ...] = (
     Level(480, 270, 15, 250_000, 170_000),
     Level(320, 180, 10, 130_000, 80_000),
 )
-START_LEVEL = 2  # a call starts at 640x360 and climbs within seconds on a good link
+START_LEVEL = len(LADDER) - 1  # until the first round trip is known: fits even a poor link
+OPEN_LEVEL = 2  # where a call opens when its round trip is not that of a fast link
 
 
 @dataclass
@@ -119,6 +121,12 @@ class AdaptPolicy:
     max_up_after: float = 160.0
     relapse_window: float = 30.0
     up_gate: float = 1.2  # climb once the estimate is 1.2 x the rung's floor for the videos
+    # A round trip this low is a fixed or fibre link, not a cellular one (4G: 60-200 ms
+    # queue empty): the call opens at full size there, and climbs back without waiting for
+    # the estimate (which a small video cannot raise: aiortc cannot pad or probe).
+    fast_rtt: float = 0.1
+    open_rtt: float = 0.25  # above this (or losing), the call opens at the bottom rung
+    opened: bool = False  # the first round trip has chosen the opening rung
     retune_after: float = 3.0  # s between bitrate changes (each one is a keyframe in aiortc)
     retune_change: float = 0.25  # relative change worth a new bitrate
     exhaust_after: float = 4.0  # s at the bottom rung (more than the loss window) still
@@ -176,6 +184,10 @@ class AdaptPolicy:
             queue = sample.rtt - self._min_rtt
         share = self.share(estimate, streams)
         bottom = len(self.ladder) - 1
+        if self.level == bottom and self._bottom_since is None:
+            self._bottom_since = now  # started there: the grace period runs from now
+        if not self.opened and sample is not None and sample.rtt is not None:
+            return self._open(now, sample, share)
         steps = 0
         if loss >= self.severe_loss or queue >= self.severe_queue_rtt:
             steps = 2
@@ -203,8 +215,9 @@ class AdaptPolicy:
             return None
         # The receiver's estimate grows up to ~1.5 x what it receives while it sees no
         # queue building: above what is sent, the link has room for more.
-        room = estimate is None or estimate >= self.up_gate * streams * self.current.min_bitrate
-        if self.level > 0 and room:
+        room = (estimate is None or estimate >= self.up_gate * streams * self.current.min_bitrate
+                or (self._min_rtt is not None and self._min_rtt <= self.fast_rtt))
+        if self.level > 0 and room and self.opened:
             if self._clean_since is None:
                 self._clean_since = now
             if now - self._clean_since >= self._wait:
@@ -213,6 +226,22 @@ class AdaptPolicy:
             self._clean_since = None
         self._retune(now, share if share is not None else self.current.max_bitrate)
         return None
+
+    def _open(self, now: float, sample: LinkSample, share: float | None) -> Level | None:
+        """The first round trip chooses where the call opens: full size on a fast link
+        (a good link holds 720p from the first seconds), :data:`OPEN_LEVEL` on a
+        cellular one, the bottom rung (as started) on a slow or losing one."""
+        self.opened = True
+        rtt = sample.rtt if sample.rtt is not None else math.inf
+        clean = sample.loss < self.congested_loss
+        level = 0 if clean and rtt <= self.fast_rtt else (
+            min(OPEN_LEVEL, self.level) if clean and rtt <= self.open_rtt else self.level)
+        if level == self.level:
+            return None
+        self._wait = self.start_up_after  # opening is not a failed climb
+        moved = self._move(level, now, share)
+        self._raised_at = None
+        return moved
 
     def _retune(self, now: float, share: float) -> None:
         """Follow the estimate within the rung, seldom (each change is a keyframe)."""

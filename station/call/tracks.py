@@ -250,7 +250,7 @@ class BlockAudioTrack(MediaStreamTrack):
                 return frame
             idle_at = (self._last_arrival or -math.inf) + self._idle
             if now >= idle_at:
-                due = (self._sent_at or now) + BLOCK_SECONDS
+                due = now if self._sent_at is None else self._sent_at + BLOCK_SECONDS
                 if now >= due:
                     self.silent_frames += 1
                     return self._frame(np.zeros(BLOCK_FRAMES, dtype=np.int16), None, now)

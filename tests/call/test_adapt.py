@@ -13,6 +13,7 @@ from aiortc.codecs.opus import OpusEncoder
 from devices.camera import open_camera
 from station.call.adapt import (
     LADDER,
+    OPEN_LEVEL,
     START_LEVEL,
     AdaptiveVp8Encoder,
     AdaptPolicy,
@@ -48,9 +49,36 @@ def test_the_ladder_is_16_9_and_decreasing() -> None:
     assert LADDER[0].label == "1280x720@30" and LADDER[0].max_bitrate == 1_500_000
 
 
+def opened(**options: Any) -> AdaptPolicy:
+    """A policy whose first round trip was a cellular one: it opened at 640x360."""
+    return AdaptPolicy(level=OPEN_LEVEL, opened=True, **options)
+
+
+def test_the_first_round_trip_chooses_the_opening_rung() -> None:
+    assert AdaptPolicy().level == START_LEVEL == len(LADDER) - 1  # fits any link meanwhile
+    fast = AdaptPolicy()
+    assert feed(fast, [(0.0, LinkSample(0.0, None), None)]) == []  # no round trip yet
+    assert feed(fast, [(1.0, LinkSample(0.0, 0.04), None)]) == ["1280x720@30"]  # good link
+    assert fast.bitrate == LADDER[0].max_bitrate
+    assert feed(AdaptPolicy(), [(1.0, CLEAN, None)]) == ["640x360@20"]  # 4G
+    poor = AdaptPolicy()
+    assert feed(poor, [(1.0, LinkSample(0.0, 0.31), None)]) == []  # a slow link: stays
+    assert feed(poor, [(t, LinkSample(0.3, 0.31), None) for t in (2.0, 5.0)]) == []
+    assert poor.exhausted  # ... and may stop video when even the bottom rung drowns it
+    # A fall after opening at full size is not a failed climb: the usual wait, not doubled.
+    assert feed(fast, [(3.0, LinkSample(0.08, 0.04), None)]) == ["960x540@25"]
+    assert fast.wait == fast.up_after
+
+
+def test_a_fast_link_climbs_back_without_waiting_for_the_estimate() -> None:
+    policy = AdaptPolicy(level=3, opened=True)
+    fast = LinkSample(0.0, 0.04)
+    changes = feed(policy, [(float(t), fast, 300e3) for t in range(10)])
+    assert changes == ["640x360@20", "960x540@25", "1280x720@30"]
+
+
 def test_a_good_link_climbs_to_720p_within_seconds() -> None:
-    policy = AdaptPolicy()
-    assert policy.level == START_LEVEL
+    policy = opened()
     # The browser's estimate grows with what it receives (1.5x at most).
     samples = [(float(t), CLEAN, 1.2e6 if t < 4 else 4e6) for t in range(12)]
     assert feed(policy, samples) == ["960x540@25", "1280x720@30"]
@@ -58,15 +86,15 @@ def test_a_good_link_climbs_to_720p_within_seconds() -> None:
 
 
 def test_an_estimate_not_above_what_is_sent_holds_the_rung_but_never_lowers_it() -> None:
-    policy = AdaptPolicy()
+    policy = opened()
     # Start of a call: the estimate is low because little was sent yet, not congestion.
     assert feed(policy, [(float(t), CLEAN, 400e3) for t in range(30)]) == []
-    assert policy.level == START_LEVEL
-    assert policy.bitrate == LADDER[START_LEVEL].min_bitrate  # within the rung, follows it
+    assert policy.level == OPEN_LEVEL
+    assert policy.bitrate == LADDER[OPEN_LEVEL].min_bitrate  # within the rung, follows it
 
 
 def test_congestion_steps_down_at_once_severe_congestion_two_rungs() -> None:
-    policy = AdaptPolicy(level=0)
+    policy = AdaptPolicy(level=0, opened=True)
     assert feed(policy, [(0.0, CLEAN, None), (1.0, LinkSample(0.06, BASE_RTT), None)]) == [
         "960x540@25"]
     # A filling queue: the round trip 300 ms above the lowest seen.
@@ -76,7 +104,7 @@ def test_congestion_steps_down_at_once_severe_congestion_two_rungs() -> None:
 
 
 def test_random_loss_of_a_4g_link_does_not_move_the_rung() -> None:
-    policy = AdaptPolicy()
+    policy = opened()
     jitter = [0.0, 0.03, -0.02, 0.04, 0.01]
     samples = [(float(t), LinkSample(0.01, BASE_RTT + jitter[t % 5]), 700e3)
                for t in range(60)]
@@ -84,7 +112,7 @@ def test_random_loss_of_a_4g_link_does_not_move_the_rung() -> None:
 
 
 def test_a_failed_climb_doubles_the_wait() -> None:
-    policy = AdaptPolicy(level=3, start_up_after=10.0)
+    policy = AdaptPolicy(level=3, opened=True, start_up_after=10.0)
     big = 5e6
     changes = feed(policy, [(float(t), CLEAN, big) for t in range(11)])
     assert changes == ["640x360@20"]
@@ -96,7 +124,7 @@ def test_a_failed_climb_doubles_the_wait() -> None:
 
 
 def test_the_bitrate_follows_the_estimate_within_the_rung_seldom() -> None:
-    policy = AdaptPolicy(up_gate=10.0)  # 640x360: 300-450 kbit/s, no climbing
+    policy = opened(up_gate=10.0, fast_rtt=0.0)  # 640x360: 300-450 kbit/s, no climbing
     assert policy.bitrate == 450_000
     policy.observe(0.0, CLEAN, 2 * 320e3 / policy.headroom)
     assert policy.bitrate == 320_000  # down at once

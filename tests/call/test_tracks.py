@@ -63,3 +63,14 @@ def test_float_blocks_become_int16() -> None:
         track.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_a_track_with_no_input_sends_silence_every_20_ms() -> None:
+    async def scenario() -> None:
+        track = StethoscopeTrack()
+        frames = [await asyncio.wait_for(track.recv(), 1.0) for _ in range(3)]
+        assert [frame.pts for frame in frames] == [0, 960, 1920]
+        assert track.silent_frames == 3
+        track.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
