@@ -62,6 +62,7 @@ from station.device_bridge import DeviceSessionBridge
 from station.errors import StationError
 from station.i18n import format_number, tr
 from station.logsafe import log_failure
+from station.oidc_config import load_oidc_config
 from station.outbox import Outbox, OutboxConfig, OutboxWorker, Recipient
 from station.report.sending import (
     report_delivered,
@@ -211,7 +212,8 @@ class StationRuntime:
         if self.signaling is None:
             self.server = await start_embedded(self.store, host=self.host, port=self.port,
                                                public_url=self.public_url,
-                                               ice_servers=browser_ice)
+                                               ice_servers=browser_ice,
+                                               oidc=load_oidc_config())  # [oidc], if any
             self.say(tr("runtime.server", url=self.server.url))
         else:
             self.say(tr("signaling.remote_server", url=self.signaling.url,

@@ -237,6 +237,56 @@ async function submitJoin(ev) {
   }
 }
 
+// ---------------------------------------------------------------- OpenID Connect sign-in
+// When the station offers (or requires) Pro Santé Connect, show the button; back
+// from the provider, prefill the form with the verified doctor and lock the RPPS.
+async function setupOidc() {
+  const params = new URLSearchParams(location.search);
+  const error = params.get("oidc_error");
+  if (error) history.replaceState(null, "", location.pathname);  // a reload starts clean
+  let body;
+  try {
+    // /api/config says whether this station offers the sign-in at all.
+    const config = await fetch("/api/config", { credentials: "same-origin" });
+    if (!config.ok || !(await config.json()).oidc) return;
+    const query = error ? `?error=${encodeURIComponent(error)}` : "";
+    const res = await fetch(`/api/join/${encodeURIComponent(state.token)}/identity${query}`,
+      { credentials: "same-origin" });
+    if (!res.ok) return;
+    body = await res.json();
+  } catch { return; }
+  if (!body || !body.oidc) return;
+  const label = body.oidc.label || "Pro Santé Connect";
+  $("oidc-box").hidden = false;
+  $("oidc-login").href = body.oidc.login_url;
+  $("oidc-login").textContent = `Se connecter avec ${label}`;
+  if (body.error) {
+    $("oidc-error").textContent = body.error.message;
+    $("oidc-error").hidden = false;
+  }
+  const hint = $("oidc-hint");
+  if (body.verified) {
+    const v = body.verified;
+    state.oidcVerified = v;
+    $("oidc-login").hidden = true;
+    $("oidc-verified").textContent = `Identité vérifiée par ${label} : ${v.name || "—"}, RPPS ${v.rpps}.`;
+    $("oidc-verified").hidden = false;
+    if (v.name) $("join-name").value = v.name;
+    const rpps = $("join-rpps");
+    rpps.value = v.rpps;
+    rpps.readOnly = true;
+    rpps.setAttribute("aria-readonly", "true");
+    rpps.title = `Numéro RPPS transmis par ${label}`;
+  } else if (body.oidc.required) {
+    hint.textContent = `Cette invitation exige une connexion avec ${label} avant de rejoindre l’appel.`;
+    hint.hidden = false;
+    $("join-form").hidden = true;
+  } else {
+    hint.textContent = "ou identifiez-vous ci-dessous avec votre numéro RPPS";
+    hint.hidden = false;
+  }
+}
+
 // ---------------------------------------------------------------- call view
 function enterCall() {
   if (state.phase === "call") return;
@@ -983,6 +1033,7 @@ function init() {
   setupViewer();
 
   $("join-form").addEventListener("submit", submitJoin);
+  setupOidc();
   for (const id of ["join-name", "join-rpps"]) $(id).addEventListener("input", (e) => {
     e.target.removeAttribute("aria-invalid");
     $(`${id}-error`).hidden = true;

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -175,10 +176,15 @@ class Invitations:
                              details={"session": session_id})
         return len(ids)
 
-    def join(self, token: str, name: str, rpps: str, specialty: str) -> Invitation:
+    def join(self, token: str, name: str, rpps: str, specialty: str, *,
+             verified: Mapping[str, str] | None = None) -> Invitation:
         """Use the link: check the doctor, then record them, once, durably.
 
-        Raises :class:`~station.errors.ValidationError` (field ``doctor_name``,
+        ``verified`` says who vouched for the doctor's identity beyond what
+        they typed (``{"method": "oidc", "issuer", "subject", "name"}`` after
+        an OpenID Connect sign-in): it is kept in the ``doctor_joined`` event
+        as ``identity``, and its method in the audit row. Raises
+        :class:`~station.errors.ValidationError` (field ``doctor_name``,
         ``rpps`` or ``specialty``; the link stays usable) or
         :class:`InvitationError` when the link is not valid.
         """
@@ -199,16 +205,19 @@ class Invitations:
                 " doctor_specialty = ? WHERE id = ?",
                 (stamp, doctor.name, doctor.rpps, doctor.specialty, invitation.id),
             )
+            details: dict[str, Any] = {"session": invitation.session_id}
+            event: dict[str, Any] = {"name": doctor.name, "rpps": doctor.rpps,
+                                     "specialty": doctor.specialty, "invitation": invitation.id}
+            if verified is not None:
+                details["verified_by"] = verified["method"]
+                event["identity"] = dict(verified)
             audit.append(conn, actor=f"rpps:{doctor.rpps}", action="invitation.used",
                          entity="invitations", first_id=invitation.id, time=stamp,
-                         details={"session": invitation.session_id})
+                         details=details)
             # The event shares this transaction: the invitation's use and the
             # event stand or fall together.
             SessionRecords(self._store).record_event_in(
-                conn, invitation.session_id, "doctor_joined", now, f"rpps:{doctor.rpps}",
-                {"name": doctor.name, "rpps": doctor.rpps, "specialty": doctor.specialty,
-                 "invitation": invitation.id},
-            )
+                conn, invitation.session_id, "doctor_joined", now, f"rpps:{doctor.rpps}", event)
         used = self._find(self._store.conn, token)
         assert used is not None  # just written in the same store
         return used

@@ -76,7 +76,11 @@ def title_for(state: InvitationState) -> str:
 
 def error_page(state: InvitationState) -> web.Response:
     """The French page for a used, expired, revoked or unknown link."""
-    status, title, text = _PAGES[state]
+    return message_page(*_PAGES[state])
+
+
+def message_page(status: int, title: str, text: str) -> web.Response:
+    """A plain page (no script) with a title and one paragraph."""
     body = _TEMPLATE.format(title=html.escape(title), text=html.escape(text))
     return web.Response(status=status, text=body, content_type="text/html",
                         charset="utf-8", headers=_ERROR_PAGE_HEADERS)

@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from station.oidc_config import OidcConfig
 from station.signaling.invitations import Invitations
 from station.signaling.server import DEFAULT_WEB_ROOT, STATE, SignalingState, create_app
 from station.store.database import Store
@@ -86,11 +87,13 @@ async def start_server(app: web.Application, host: str = "127.0.0.1", port: int 
 async def start_embedded(store: Store, *, host: str = "127.0.0.1", port: int = 0,
                          public_url: str = "", station_key: str | None = None,
                          web_root: Path = DEFAULT_WEB_ROOT,
-                         ice_servers: list[dict[str, Any]] | None = None) -> RunningServer:
-    """The station's own server, with a fresh station key unless one is given."""
+                         ice_servers: list[dict[str, Any]] | None = None,
+                         oidc: OidcConfig | None = None) -> RunningServer:
+    """The station's own server, with a fresh station key unless one is given;
+    ``oidc`` (``[oidc]`` of station.toml) turns on doctors' OpenID Connect sign-in."""
     key = station_key or secrets.token_urlsafe(32)
     app = create_app(store, station_key=key, public_url=public_url, web_root=web_root,
-                     ice_servers=ice_servers)
+                     ice_servers=ice_servers, oidc=oidc)
     return await start_server(app, host, port)
 
 

@@ -4,6 +4,8 @@ Routes (see ``docs/call-protocol.md``)::
 
     GET  /join/<token>           console page, or a French error page
     POST /api/join/<token>       {"name", "rpps", "specialty"} -> {"ticket", "session"}
+    GET  /oidc/login/<token>, /oidc/callback, /api/join/<token>/identity
+                                 doctors' OpenID Connect sign-in (oidc_routes)
     GET  /web/...                static files of resources/web
     WS   /ws/doctor?ticket=...   the doctor's console
     WS   /ws/station/<session>   the station, ``Authorization: Bearer <key>``
@@ -36,6 +38,7 @@ from resources import resource_path
 from station.clock import Clock, utc_now
 from station.errors import ValidationError
 from station.i18n import tr
+from station.oidc_config import OidcConfig
 from station.signaling.invitations import (
     InvitationBook,
     InvitationError,
@@ -179,8 +182,21 @@ async def join_api(request: web.Request) -> web.Response:
         form = json_error(400, "signaling.bad_request")
     if isinstance(form, web.Response):
         return form
+    # Doctors' OpenID Connect sign-in: a verified RPPS replaces the typed one.
+    from station.signaling import oidc_routes  # noqa: PLC0415 - it imports this module
+
+    verified = oidc_routes.join_identity(request, request.match_info["token"])
+    if isinstance(verified, web.Response):
+        return verified
     try:
-        invitation = state.book.join(request.match_info["token"], *form)
+        if verified is not None:
+            invitation = state.invitations.join(
+                request.match_info["token"], form[0], verified.rpps, form[2],
+                verified={"method": "oidc", "issuer": verified.issuer,
+                          "subject": verified.subject, "name": verified.name})
+            oidc_routes.signed_in(request)
+        else:
+            invitation = state.book.join(request.match_info["token"], *form)
     except ValidationError as error:
         return json_error(400, error.code, field_name=_FIELDS.get(error.field, error.field),
                            message=error.message)
@@ -206,9 +222,14 @@ def _new_socket(state: SignalingState) -> web.WebSocketResponse:
 
 
 async def console_config(request: web.Request) -> web.Response:
-    """``/api/config``: what the console needs before its call (STUN/TURN servers)."""
-    return web.json_response({"iceServers": request.app[STATE].ice_servers},
-                             headers={"Cache-Control": "no-store"})
+    """``/api/config``: what the console needs before its call (STUN/TURN servers),
+    and whether doctors may sign in with OpenID Connect (``oidc``)."""
+    from station.signaling.oidc_routes import OIDC  # noqa: PLC0415 - it imports this module
+
+    body: dict[str, Any] = {"iceServers": request.app[STATE].ice_servers}
+    if OIDC in request.app:
+        body["oidc"] = True
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 async def doctor_socket(request: web.Request) -> web.StreamResponse:
@@ -269,7 +290,9 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
                allowed_origins: set[str] | None = None,
                web_root: Path = DEFAULT_WEB_ROOT, clock: Clock = utc_now,
                rooms: RoomRegistry | None = None,
-               ice_servers: list[dict[str, Any]] | None = None) -> web.Application:
+               ice_servers: list[dict[str, Any]] | None = None,
+               oidc: OidcConfig | None = None, oidc_clock: Clock | None = None,
+               ) -> web.Application:
     """The signaling application over ``store``.
 
     With ``station_key`` it is a station's embedded server, which knows that
@@ -280,7 +303,9 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
     ``allowed_origins`` default to the public URL's origin. ``clock`` dates
     invitations (tests move it); ``rooms`` defaults to an in-memory registry.
     ``ice_servers`` (browser format: ``{"urls", "username", "credential"}``)
-    are handed to consoles by ``GET /api/config``.
+    are handed to consoles by ``GET /api/config``. ``oidc`` turns on doctors'
+    OpenID Connect sign-in (embedded server only; ``oidc_clock`` checks ID
+    tokens' times, ``clock`` by default).
     """
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     directory = StationDirectory(store, clock=clock)
@@ -314,6 +339,13 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
     expertise_routes.register(app, store, web_root=state.web_root, clock=clock,
                               allowed_origins=lambda: state.allowed_origins,
                               origin_of=origin_of)
+    if oidc is not None and standalone:
+        raise ValueError("OpenID Connect sign-in needs the embedded server (station_key)")
+    from station.signaling import oidc_routes  # noqa: PLC0415 - it imports this module
+    from station.signaling.oidc import RelyingParty  # noqa: PLC0415
+
+    oidc_routes.register(app, oidc, None if oidc is None
+                         else RelyingParty(oidc, clock=oidc_clock or clock))
     if state.web_root.is_dir():
         app.router.add_static("/web/", state.web_root, follow_symlinks=False)
     app.on_shutdown.append(_close_sockets)
