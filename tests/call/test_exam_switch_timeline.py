@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from aiortc.codecs.vpx import Vp8Encoder
 from av import VideoFrame
 
 from devices.camera import open_camera
@@ -13,8 +14,6 @@ from station.call.tracks import CameraTrack
 
 
 def test_a_camera_switched_in_later_continues_the_timeline_and_encodes() -> None:
-    from aiortc.codecs.vpx import Vp8Encoder
-
     async def scenario() -> None:
         otoscope, dermatoscope = open_camera("sim://otoscope"), open_camera("sim://dermatoscope")
         async with otoscope, dermatoscope:
