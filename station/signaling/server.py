@@ -39,6 +39,7 @@ from station.clock import Clock, utc_now
 from station.errors import ValidationError
 from station.i18n import tr
 from station.oidc_config import OidcConfig
+from station.signaling import guard
 from station.signaling.invitations import (
     InvitationBook,
     InvitationError,
@@ -308,6 +309,7 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
     tokens' times, ``clock`` by default).
     """
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    guard.install(app)  # tokens cannot be tried by the thousand
     directory = StationDirectory(store, clock=clock)
     standalone = station_key is None
     state = SignalingState(
