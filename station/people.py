@@ -17,7 +17,7 @@ _LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 def check_rpps(raw: str) -> str:
     """An RPPS number: 11 digits, the last a Luhn check digit. Returns it compact."""
     number = "".join(raw.split())
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):  # not "١٢٣…": Luhn wants 0-9
         raise ValidationError("rpps", "rpps.digits")
     if len(number) != 11:
         raise ValidationError("rpps", "rpps.length", length=len(number))

@@ -229,7 +229,7 @@ async def answer_api(request: web.Request) -> web.Response:
                            message=tr("signaling.origin_refused", origin=origin[:100]))
     try:
         form = _read_answer(await request.json(loads=read_json))
-    except ValueError:
+    except (ValueError, LookupError):  # LookupError: an unknown charset
         form = _json_error(400, "signaling.bad_request")
     if isinstance(form, web.Response):
         return form

@@ -53,6 +53,7 @@ from station.signaling.limits import (
     REJOIN_TICKET_TTL_SECONDS,
     read_json,
 )
+from station.signaling.openapi import add_openapi_route
 from station.signaling.pages import (
     SECURITY_HEADERS,
     console_page,
@@ -179,7 +180,7 @@ async def join_api(request: web.Request) -> web.Response:
         return refuse_origin(request)
     try:
         form = _read_form(await request.json(loads=read_json))
-    except ValueError:
+    except (ValueError, LookupError):  # LookupError: an unknown charset
         form = json_error(400, "signaling.bad_request")
     if isinstance(form, web.Response):
         return form
@@ -350,5 +351,6 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
                          else RelyingParty(oidc, clock=oidc_clock or clock))
     if state.web_root.is_dir():
         app.router.add_static("/web/", state.web_root, follow_symlinks=False)
+    add_openapi_route(app)
     app.on_shutdown.append(_close_sockets)
     return app

@@ -79,7 +79,7 @@ async def create_invitation(request: web.Request) -> web.Response:
     station_id, remote = who
     try:
         form = _read(await request.json(loads=read_json))
-    except ValueError:
+    except (ValueError, LookupError):  # LookupError: an unknown charset
         form = _bad("session_id")
     if isinstance(form, web.Response):
         return form
