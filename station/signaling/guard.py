@@ -11,8 +11,7 @@ the count, never a token). A doctor who mistypes a link a few times, or
 opens an old one, stays far below the limit.
 
 Behind a reverse proxy every client has the proxy's address: the proxy must
-then limit per client itself (docs/deploy.md), or all doctors share one
-budget.
+then limit per client itself, or all doctors share one budget.
 """
 
 from __future__ import annotations
