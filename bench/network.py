@@ -58,18 +58,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from station.demo_doctor import CHROMIUM
+from station.demo_doctor import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS
 from station.headless import STATION_BIN, HeadlessStation
 from tests.linkemu import GOOD, POOR, WEAK_4G, EmulatedLab, emulator_unavailable
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--autoplay-policy=no-user-gesture-required",
-    # A browser hides host addresses behind mDNS names nobody resolves here.
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
+# Across namespaces, not loopback: no loopback flag, and host addresses in the clear
+# (a browser hides them behind mDNS names nobody resolves here).
+CHROMIUM_ARGS = [*(arg for arg in BASE_CHROMIUM_ARGS
+                   if arg != "--allow-loopback-in-peer-connection"),
+                 "--autoplay-policy=no-user-gesture-required",
+                 "--disable-features=WebRtcHideLocalIpsWithMdns"]
 RPPS = "10001234565"
 TIMEOUT = 60.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -42,16 +42,10 @@ from devices.camera.simulator import (  # noqa: E402
     reference_frame,
     scene_for,
 )
+from station.demo_doctor import CHROMIUM, CHROMIUM_ARGS, DEMO_RPPS  # noqa: E402
 from station.headless import STATION_BIN, HeadlessStation  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--allow-loopback-in-peer-connection",
-]
-RPPS = "10001234565"
+RPPS = DEMO_RPPS
 TIMEOUT = 60.0
 
 # One decoded frame of the exam video at its native size, as base64 RGBA.
