@@ -1,5 +1,6 @@
 """What every instrument looks like to the layer above: a :class:`Device` that
-streams :class:`DeviceEvent`s (connected, measurement, waveform, battery, lost).
+streams :class:`DeviceEvent`s (connected, measurement, waveform, battery, lost,
+unreadable).
 
 A device family has one front class per transport kind; the transport behind
 it (bleak, the virtual BLE link, pyserial on a pty, OpenCV, PortAudio) is
@@ -26,6 +27,7 @@ class EventKind(StrEnum):
     BATTERY = "battery"
     LOST = "lost"
     UNAVAILABLE = "unavailable"
+    UNREADABLE = "unreadable"  # bytes keep coming but are not the device's protocol (flood, noise)
 
 
 @dataclass(frozen=True, slots=True)

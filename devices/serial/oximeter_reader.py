@@ -35,6 +35,7 @@ from devices.codecs._wire import FramerBase
 from devices.device import DeviceEvent, EventKind
 from devices.errors import DecodeError, DeviceConfigurationError
 from devices.measurement import Kind, Measurement, WaveformChunk
+from devices.serial.garbage import GarbageWatch
 from devices.serial.port import SerialSettings
 
 __all__ = ["PROTOCOLS", "OximeterReader", "check_protocol", "settings_for"]
@@ -167,10 +168,17 @@ class OximeterReader:
     the arrival time at the protocol's frame rate. ``discarded_bytes`` counts
     bytes dropped while resynchronising; ``frames`` counts frames carrying
     live data (device time, in samples).
+
+    A line that is mostly garbage (see :class:`GarbageWatch`, shared with the
+    driver so it outlives a reconnection) is announced once as an
+    ``unreadable`` event; while it stays so, frames found in it are counted
+    in ``untrusted_frames`` but not decoded: a "frame" in random bytes carries
+    a random value that must not become a resident's SpO2.
     """
 
     def __init__(self, protocol: str, url: str, *, device: str | None = None,
-                 chunk_seconds: float = 1.0, repeat_seconds: float = 1.0) -> None:
+                 chunk_seconds: float = 1.0, repeat_seconds: float = 1.0,
+                 watch: GarbageWatch | None = None) -> None:
         self._codec = _codec(protocol)
         self.protocol = protocol
         self.url = url
@@ -183,6 +191,8 @@ class OximeterReader:
         self._pleth_start: datetime | None = None
         self.frames = 0
         self.discarded_bytes = 0
+        self.untrusted_frames = 0
+        self.watch = watch or GarbageWatch()
         self._framer_discards = 0
         self._discards_logged = 0
         self._discards_logged_at = -_DISCARD_LOG_S
@@ -191,9 +201,15 @@ class OximeterReader:
         """The events completed by ``data``; garbage is skipped, counted and logged."""
         codec = self._codec
         raws = codec.framer.feed(data)
-        self.discarded_bytes += codec.framer.discarded - self._framer_discards
+        dropped = codec.framer.discarded - self._framer_discards
+        self.discarded_bytes += dropped
         self._framer_discards = codec.framer.discarded
-        events: list[DeviceEvent] = []
+        events = self._watch_line(len(data), dropped, received_at)
+        if self.watch.flagged or self._suspect(len(data), dropped):
+            self.untrusted_frames += len(raws)
+            self._pleth = []
+            self._log_discards(force=False)
+            return events
         for i, raw in enumerate(raws):
             at = received_at - timedelta(seconds=(len(raws) - 1 - i) / self.sample_rate)
             try:
@@ -230,6 +246,23 @@ class OximeterReader:
         return [DeviceEvent(EventKind.WAVEFORM, self.url, chunk.start, waveform=chunk)]
 
     # --- garbage accounting ----------------------------------------------------------------
+
+    def _suspect(self, received: int, dropped: int) -> bool:
+        """True when one read is mostly garbage: its frames are not decoded even before a flag."""
+        return dropped >= self.watch.min_bytes and dropped >= self.watch.ratio * received
+
+    def _watch_line(self, received: int, dropped: int, at: datetime) -> list[DeviceEvent]:
+        change = self.watch.update(received, dropped, at.timestamp())
+        if change == "cleared":
+            log.info("%s on %s: the line is readable again (%d frames ignored while it was not)",
+                     self.protocol, self.url, self.untrusted_frames)
+            return []
+        if change != "flagged":
+            return []
+        detail = (f"unreadable data stream: {self.protocol} expected, {self.discarded_bytes} "
+                  "corrupted bytes; readings from this line are ignored until it is clean")
+        log.warning("%s on %s: %s", self.protocol, self.url, detail)
+        return [DeviceEvent(EventKind.UNREADABLE, self.url, at, detail=detail)]
 
     def _log_discards(self, *, force: bool) -> None:
         new = self.discarded_bytes - self._discards_logged

@@ -52,6 +52,12 @@ _NOT_FOUND = {errno.ENOENT, errno.ENODEV, errno.ENXIO}
 _DENIED = {errno.EACCES, errno.EPERM}
 _BUSY = {errno.EBUSY, errno.EAGAIN}  # EAGAIN: pyserial's exclusive flock is held elsewhere
 _WRITE_TIMEOUT_S = 1.0  # a start command that cannot leave in 1 s will never leave
+# Bytes read but not yet consumed, at most: a device flooding faster than the
+# station decodes holds the reader thread back (the line's own buffer fills and
+# the sender waits, or the kernel drops, as with any UART) instead of growing
+# the station's memory without bound.
+_MAX_QUEUED_BYTES = 256 * 1024
+_MAX_READ = 16 * 1024  # one read's size: bounds the work the loop gets in one item
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +190,8 @@ class SerialPort:
         self.settings = settings
         self._loop = loop
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._queued = 0  # bytes posted to the loop and not read yet (guarded by _room)
+        self._room = threading.Condition()
         self._lost: DeviceError | None = None
         self._ended = False
         self._stopping = threading.Event()
@@ -215,6 +223,9 @@ class SerialPort:
         if item is None:
             self._ended = True
             return b""
+        with self._room:
+            self._queued -= len(item)
+            self._room.notify()
         return item
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -244,6 +255,8 @@ class SerialPort:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        with self._room:
+            self._room.notify()  # a reader thread waiting for room must see the stop
         self._raw.cancel_read()  # wakes the reader thread out of select() at once
         await asyncio.to_thread(self._thread.join)
         self._raw.close()
@@ -270,17 +283,26 @@ class SerialPort:
         idle = self.settings.idle_timeout
         try:
             while not self._stopping.is_set():
-                chunk = self._raw.read(self._raw.in_waiting or 1)
+                chunk = self._raw.read(min(self._raw.in_waiting, _MAX_READ) or 1)
                 if chunk and self._raw.in_waiting:  # the rest of a frame that was arriving
-                    chunk += self._raw.read(self._raw.in_waiting)
+                    chunk += self._raw.read(min(self._raw.in_waiting, _MAX_READ))
                 if chunk:
                     last_data = time.monotonic()
+                    self._wait_for_room()
+                    with self._room:
+                        self._queued += len(chunk)
                     self._post(bytes(chunk))
                 elif idle is not None and time.monotonic() - last_data > idle:
                     raise TimeoutError(f"no data for {idle:g} s")
         except Exception as exc:  # every failure must reach the consumer, not stderr
             if not self._stopping.is_set():
                 self._post(translate_serial_error(exc, self.path, "read"))
+
+    def _wait_for_room(self) -> None:
+        """Block the reader thread while the loop has :data:`_MAX_QUEUED_BYTES` unread."""
+        with self._room:
+            while self._queued >= _MAX_QUEUED_BYTES and not self._stopping.is_set():
+                self._room.wait(0.1)
 
     def _post(self, item: _Item) -> None:
         try:
