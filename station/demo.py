@@ -35,7 +35,7 @@ from station.paths import STORE_FILENAME, station_home
 from station.people import Doctor, NurseAccount
 from station.report.sending import load_report_recipients, report_recipients, send_report
 from station.report.service import ReportService
-from station.session import SessionEngine
+from station.session import SessionEngine, SessionState
 from station.signaling.client_api import (
     SignalingConfig,
     load_signaling_config,
@@ -189,6 +189,21 @@ def _open_session(store: Store) -> SessionEngine:
     return session
 
 
+def _resume_session(store: Store) -> SessionEngine | None:
+    """The latest session interrupted while examining (a crash, kill -9), picked up
+    again in its stored state with a ``session_resumed`` incident; None if there is none."""
+    row = store.conn.execute(
+        "SELECT id FROM sessions WHERE state = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        (SessionState.EXAMINE.value,)).fetchone()
+    if row is None:
+        print(tr("demo.resume_none"))
+        return None
+    session = SessionEngine.resume(store, row[0], _sign_in(store))
+    session.subscribe(_Narrator())
+    print(tr("demo.resumed", id=session.id))
+    return session
+
+
 def run_demo(fresh: bool = False) -> int:
     """Run the scripted session; returns 0 when everything, audit included, checks out."""
     home = demo_home()
@@ -245,8 +260,13 @@ async def _send_report(store: Store, home: Path, session: SessionEngine,
 
 def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0,
                   simulators: bool = True, link_valid_s: float = 30 * 60,
-                  signaling_url: str | None = None, station_id: str | None = None) -> int:
+                  signaling_url: str | None = None, station_id: str | None = None,
+                  resume: bool = False) -> int:
     """``station demo --wait-for-doctor``: no window, a live call until SIGINT/SIGTERM.
+
+    With ``resume``, the latest session interrupted while examining (the
+    station killed during a call) is picked up where it was instead of
+    opening a new one; a new session opens if there is none.
 
     Prepares the session as the scripted demo does, starts the station
     runtime, prints ``DOCTOR-LINK <url>`` on a line of its own and keeps
@@ -277,7 +297,7 @@ def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0
         urls = [entry.url for entry in load_devices()[0] if not entry.url.startswith("sim://")]
     elif stethoscope := os.environ.get(STETHOSCOPE_URL_ENV):
         urls = [stethoscope if url.startswith("sim://stethoscope") else url for url in urls]
-    session = _open_session(store)
+    session = (_resume_session(store) if resume else None) or _open_session(store)
     return asyncio.run(_serve_live(StationRuntime(
         store, host=host, port=port, device_urls=urls, simulators=simulators, say=print,
         outbox_config=demo_outbox_config(home), recipients=load_report_recipients(),

@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--signaling-url", default=None, metavar="URL",
                       help=tr("cli.demo.signaling_url"))
     demo.add_argument("--station-id", default=None, metavar="ID", help=tr("cli.demo.station_id"))
+    demo.add_argument("--resume", action="store_true", help=tr("cli.demo.resume"))
     demo.set_defaults(handler=_run_demo)
     return parser
 
@@ -73,7 +74,8 @@ def _run_demo(args: argparse.Namespace) -> int:
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         return run_live_demo(fresh=args.fresh, host=args.host, port=args.port,
                              simulators=args.simulators, link_valid_s=args.link_valid,
-                             signaling_url=args.signaling_url, station_id=args.station_id)
+                             signaling_url=args.signaling_url, station_id=args.station_id,
+                             resume=args.resume)
     return run_demo(fresh=args.fresh)
 
 
