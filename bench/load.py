@@ -60,6 +60,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -489,26 +490,38 @@ def drive(args: argparse.Namespace, pid: int, url: str, keys: Path) -> dict[str,
     generator = subprocess.Popen(pinned(GENERATOR_CORE, command), stdout=subprocess.PIPE,
                                  text=True)
     assert generator.stdout is not None
-    marks: dict[str, tuple[float, float]] = {}
+    profiler = None
+    if args.profile:  # py-spy on the server, from set-up to the end of the hold
+        fmt = "raw" if args.profile.endswith(".txt") else "flamegraph"  # raw: collapsed stacks
+        profiler = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--output",
+                                     args.profile, "--rate", "200", "--nonblocking",
+                                     "--format", fmt],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marks: dict[str, tuple[float, float, float]] = {}
     peak_rss, last = 0.0, ""
     for line in generator.stdout:
         last = line.strip() or last
         if line.startswith("PHASE "):
-            marks[line.split()[1]] = (time.monotonic(), cpu_seconds(pid))
+            marks[line.split()[1]] = (time.monotonic(), cpu_seconds(pid),
+                                      cpu_seconds(generator.pid))
             peak_rss = max(peak_rss, rss_mb(pid))
-            if line.startswith("PHASE end"):
-                peak_rss = max(peak_rss, rss_mb(pid))
+            if line.startswith("PHASE end") and profiler is not None:
+                profiler.send_signal(signal.SIGINT)
     generator.wait()
+    if profiler is not None:
+        profiler.wait(timeout=60)
     if generator.returncode != 0 or not last.startswith("{"):
         raise SystemExit(f"load generator failed ({generator.returncode}): {last}")
     result: dict[str, Any] = json.loads(last)
 
-    def cpu(a: str, b: str) -> float:
+    def cpu(a: str, b: str, who: int = 1) -> float:
         if a not in marks or b not in marks:
             return 0.0
-        return 100.0 * (marks[b][1] - marks[a][1]) / max(1e-9, marks[b][0] - marks[a][0])
+        return 100.0 * (marks[b][who] - marks[a][who]) / max(1e-9, marks[b][0] - marks[a][0])
 
     result.update(server_cpu_pct=cpu("hold", "end"), server_cpu_ramp_pct=cpu("ramp", "hold"),
+                  generator_cpu_pct=cpu("hold", "end", 2),
+                  generator_cpu_ramp_pct=cpu("ramp", "hold", 2),
                   server_rss_mb=peak_rss, server_rss_peak_mb=rss_mb(pid, "VmHWM"))
     return result
 
@@ -539,6 +552,8 @@ def summarise(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         "server_rss_mb": round(raw["server_rss_mb"], 1),
         "server_rss_peak_mb": round(raw["server_rss_peak_mb"], 1),
         "generator_lag_p99_ms": round(pct(lags, 0.99), 2),
+        "generator_cpu_pct": round(raw["generator_cpu_pct"], 1),
+        "generator_cpu_ramp_pct": round(raw["generator_cpu_ramp_pct"], 1),
         "sdp_bytes": raw["sdp_bytes"], "stations": raw["stations"],
         "register_s": round(raw["register_s"], 2), "fd_limit": raw["fd_limit"],
         "server_core": SERVER_CORE, "generator_core": GENERATOR_CORE,
@@ -567,6 +582,8 @@ def table(s: dict[str, Any]) -> str:
         ("server RSS end of hold / peak",
          f"{s['server_rss_mb']} / {s['server_rss_peak_mb']} MB", ""),
         ("generator loop lag p99 (core 1)", f"{s['generator_lag_p99_ms']} ms", ""),
+        ("generator CPU, hold / ramp (core 1)",
+         f"{s['generator_cpu_pct']} / {s['generator_cpu_ramp_pct']} %", ""),
     ]
     width = max(len(r[0]) for r in rows)
     lines = [f"station serve under load: {s['sessions']} sessions, hold {s['hold_s']} s, "
@@ -589,6 +606,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stations", type=int, default=0,
                         help="station ids (default one per session)")
     parser.add_argument("--quick", action="store_true", help="100 sessions for 10 s")
+    parser.add_argument("--profile", metavar="SVG",
+                        help="py-spy profile of the server: .svg flame graph, .txt collapsed"
+                        " stacks (py-spy on PATH)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--generator", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)

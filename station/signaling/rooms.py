@@ -20,6 +20,8 @@ from typing import Any, Protocol
 from station.errors import StationError
 from station.signaling.limits import TICKET_TTL_SECONDS
 
+TICKET_SWEEP_SECONDS = 1.0  # how often issue() forgets expired tickets
+
 log = logging.getLogger(__name__)
 
 
@@ -148,13 +150,24 @@ class Tickets:
         self._ttl = ttl
         self._clock = clock
         self._tickets: dict[str, Ticket] = {}
+        self._swept = clock()
+
+    @property
+    def held(self) -> int:
+        """Tickets held in memory (expired ones until the next sweep)."""
+        return len(self._tickets)
 
     def issue(self, session_id: str, doctor_name: str, doctor_rpps: str,
               ttl: float | None = None) -> str:
         """A new opaque ticket for the room ``session_id`` (``ttl`` seconds, default the
         directory's)."""
         now = self._clock()
-        self._tickets = {k: t for k, t in self._tickets.items() if t.expires > now}
+        # Forget expired tickets at most once a second: sweeping at every issue made
+        # each join cost O(tickets held), with thousands of 2 h rejoin tickets under
+        # load (bench/load.py). Memory stays bounded; redeem() checks expiry anyway.
+        if now - self._swept >= TICKET_SWEEP_SECONDS:
+            self._tickets = {k: t for k, t in self._tickets.items() if t.expires > now}
+            self._swept = now
         ticket = secrets.token_urlsafe(32)
         lifetime = self._ttl if ttl is None else ttl
         self._tickets[ticket] = Ticket(session_id, doctor_name, doctor_rpps, now + lifetime)
