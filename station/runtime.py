@@ -65,6 +65,7 @@ from station.logsafe import log_failure
 from station.oidc_config import load_oidc_config
 from station.outbox import Outbox, OutboxConfig, OutboxWorker, Recipient
 from station.report.sending import (
+    queue_unqueued_reports,
     report_delivered,
     report_recipients,
     send_report,
@@ -230,6 +231,8 @@ class StationRuntime:
                                       on_doctor_joined=self._on_doctor_joined)
         self._client_task = asyncio.create_task(self.client.run(), name="signaling client")
         if self.outbox_config is not None:  # retries of anything still unsent, this one's too
+            # A report validated just before a crash was never queued: queue it now.
+            queue_unqueued_reports(self.store, self.outbox, self.recipients)
             worker = OutboxWorker(self.outbox, self.outbox_config, poll_s=5.0)
             self._spawn(worker.run(after_delivery=self._settle_sent), "outbox worker")
 

@@ -12,7 +12,12 @@ from station.cli.common import cli_actor, cli_principal, open_store
 from station.i18n import tr
 from station.outbox import Delivery, DeliveryState, Outbox, OutboxWorker, load_outbox_config
 from station.outbox.config import config_path
-from station.report.sending import settle_sent_sessions
+from station.report.sending import (
+    load_report_recipients,
+    queue_unqueued_reports,
+    report_recipients,
+    settle_sent_sessions,
+)
 
 
 def register(commands: Any) -> None:
@@ -114,6 +119,7 @@ def send_pending(args: argparse.Namespace) -> int:
             print(tr("outbox.cli.not_configured", path=str(config_path())))
             print(tr("outbox.cli.waiting", count=pending))
             return 1 if pending else 0
+        queue_unqueued_reports(store, outbox, report_recipients(config, load_report_recipients()))
         results = asyncio.run(OutboxWorker(outbox, config).run_once())
         for result in results:
             delivery = outbox.delivery(result.delivery_id)

@@ -110,6 +110,32 @@ def queue_report(outbox: Outbox, version: ReportVersion, act: str, when: str,
     return outbox.enqueue(report_message(version, act, when), recipients, actor=actor)
 
 
+def queue_unqueued_reports(store: Store, outbox: Outbox, recipients: Sequence[Recipient],
+                           ) -> list[ReportVersion]:
+    """Queue every validated report that never reached the outbox; returns them.
+
+    Validating a version and queuing it are two transactions: a station killed
+    between them (or a télé-expertise answer stored while sending was down) left
+    a validated report that nobody would send. Run at start and before each
+    sending round; queuing is idempotent (the message key is the version), so
+    a report already queued is never queued twice.
+    """
+    rows = store.conn.execute(
+        "SELECT s.id, s.act, s.nurse_login FROM sessions s WHERE s.state = ?"
+        " AND EXISTS (SELECT 1 FROM reports r WHERE r.session_id = s.id"
+        " AND r.state = 'validated')", (SessionState.REPORT.value,)).fetchall()
+    queued = []
+    reports = ReportRecords(store)
+    for session_id, act, nurse_login in rows:
+        version = reports.latest(session_id)
+        if version is None or report_delivered(outbox, version) is not None:
+            continue
+        when = version.created_at.astimezone().strftime("%d/%m/%Y")
+        if queue_report(outbox, version, act, when, recipients, actor=nurse_login):
+            queued.append(version)
+    return queued
+
+
 def report_delivered(outbox: Outbox, version: ReportVersion) -> bool | None:
     """True once every delivery of ``version`` was accepted, False while some are not,
     None when it was never queued."""

@@ -9,6 +9,7 @@ done, then idles (the test kills it somewhere along the way).
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from tests.conftest import marie
 from tests.outbox.conftest import RECIPIENTS, smtp_config
 
 
-def main(path: str, port: int) -> None:
+def main(path: str, port: int, stop_after_validation: bool = False) -> None:
     store = Store.open(path)
     nurse = AccountDirectory(store).create("claire.m", "Claire Martin", "correct horse", "test")
     session = SessionEngine.start(store, nurse)
@@ -41,6 +42,8 @@ def main(path: str, port: int) -> None:
     version = ReportService(store, station_name="EHPAD Les Tilleuls").validate(
         session.id, DEMO_DOCTOR, "Pas d'anomalie.", "Aucune.", actor="rpps:10001234565")
     print("VALIDATED", version.id, f"{time.monotonic() - started:.3f}", flush=True)
+    if stop_after_validation:  # dies exactly between validating and queuing
+        os._exit(0)
     config = smtp_config(port)
     asyncio.run(send_report(Outbox(store, config), config, version, session.act.value,
                             "03/12/2026", list(RECIPIENTS), actor=nurse.login))
@@ -49,4 +52,4 @@ def main(path: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3:] == ["stop-after-validation"])
