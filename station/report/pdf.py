@@ -88,6 +88,9 @@ QUALITY_LABELS = {
 }
 INCIDENT_LABELS = {"call_dropped": "Appel interrompu", "call_restored": "Appel rétabli",
                    "device_lost": "Appareil perdu", "device_unavailable": "Appareil indisponible",
+                   "device_unreadable": "Flux illisible d'un appareil",
+                   "video_stopped": "Vidéo coupée (liaison trop faible)",
+                   "video_resumed": "Vidéo rétablie",
                    "session_resumed": "Séance reprise après interruption",
                    "station_stopped": "Arrêt de la station"}
 ROLE_LABELS = {"doctor": "Médecin", "requesting_doctor": "Médecin requérant",
