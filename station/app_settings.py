@@ -12,12 +12,12 @@ value is refused with a message naming the key, never silently replaced.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from station.errors import StationError
 from station.outbox.config import config_path
+from station.settings_file import read_section
 
 DEFAULT_LOCK_MINUTES = 5.0
 LOCK_MINUTES_RANGE = (1.0, 60.0)  # under a minute locks a nurse out mid-gesture
@@ -39,14 +39,10 @@ class AppPreferences:
 def load_app_preferences(path: Path | None = None) -> AppPreferences:
     """The ``[app]`` settings of ``station.toml`` (defaults without it)."""
     path = path or config_path()
-    if not path.exists():
+    section = read_section(path, "app", lambda reason: AppSettingsError(
+        "app.config.malformed", path=str(path), reason=reason))
+    if section is None:
         return AppPreferences()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise AppSettingsError("app.config.malformed", path=str(path),
-                               reason=str(error)) from error
-    section = data.get("app", {})
     if not isinstance(section, dict):
         raise AppSettingsError("app.config.bad_value", path=str(path), key="app")
     unknown = sorted(set(section) - {"lock_minutes", "language"})

@@ -22,7 +22,6 @@ The provider must know ``<redirect_base>/oidc/callback`` as a redirect URI.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 from station.errors import StationError
 from station.paths import station_home
+from station.settings_file import read_section
 
 CONFIG_FILENAME = "station.toml"
 SECRET_VARIABLE = "STATION_OIDC_CLIENT_SECRET"  # noqa: S105 - a variable's name
@@ -111,14 +111,8 @@ def load_oidc_config(path: Path | None = None,
                      env: Mapping[str, str] = os.environ) -> OidcConfig | None:
     """The ``[oidc]`` settings of ``station.toml``, or None when there are none."""
     path = path or station_home() / CONFIG_FILENAME
-    if not path.exists():
-        return None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise OidcConfigError("oidc.config_malformed", path=str(path),
-                              reason=str(error)) from error
-    section = data.get("oidc")
+    section = read_section(path, "oidc", lambda reason: OidcConfigError(
+        "oidc.config_malformed", path=str(path), reason=reason))
     if section is None:
         return None
     if not isinstance(section, dict):

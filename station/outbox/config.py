@@ -27,7 +27,6 @@ are missing (no relay, no FHIR URL, no drop folder) is likewise left queued.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 from station.outbox.errors import OutboxConfigError
 from station.outbox.model import Channel
 from station.paths import station_home
+from station.settings_file import read_section
 
 CONFIG_FILENAME = "station.toml"
 
@@ -102,14 +102,8 @@ def load_outbox_config(path: Path | None = None) -> OutboxConfig | None:
     without ``allow_plaintext``) is refused with a message naming the key.
     """
     path = path or config_path()
-    if not path.exists():
-        return None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise OutboxConfigError("outbox.config.malformed", path=str(path),
-                                reason=str(error)) from error
-    section = data.get("outbox")
+    section = read_section(path, "outbox", lambda reason: OutboxConfigError(
+        "outbox.config.malformed", path=str(path), reason=reason))
     if section is None:
         return None
     if not isinstance(section, dict):

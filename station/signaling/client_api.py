@@ -18,7 +18,6 @@ station's own store.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from station.clock import from_text
 from station.errors import StationError
 from station.paths import station_home
 from station.people import check_rpps
+from station.settings_file import read_section
 from station.store.database import Store
 from station.store.sessions import SessionEvent, SessionRecords
 
@@ -89,14 +89,8 @@ def load_signaling_config(path: Path | None = None,
                           env: Mapping[str, str] = os.environ) -> SignalingConfig | None:
     """The ``[signaling]`` settings of ``station.toml``, or None without a ``url`` there."""
     path = path or station_home() / CONFIG_FILENAME
-    if not path.exists():
-        return None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise SignalingConfigError("signaling.config_malformed", path=str(path),
-                                   reason=str(error)) from error
-    section = data.get("signaling")
+    section = read_section(path, "signaling", lambda reason: SignalingConfigError(
+        "signaling.config_malformed", path=str(path), reason=reason))
     if section is None or (isinstance(section, dict) and not section.get("url")):
         return None
     if not isinstance(section, dict) or not all(
