@@ -10,13 +10,12 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported: no display here
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 
 from station.access import Role
 from station.store.accounts import AccountDirectory
 from station.store.residents import ResidentRegistry
 from tests.conftest import marie
-from tests.ui.first_half import PASSWORD, fresh_store, type_into
+from tests.ui.first_half import PASSWORD, close_station, fresh_store, type_into
 from ui.app import MainWindow, make_application
 from ui.controller import AppSettings, StationController
 from ui.screens.home import CLINICAL_PARTS, HomeScreen
@@ -67,11 +66,4 @@ def test_a_technician_sees_no_clinical_data_and_a_nurse_does(qtbot: Any,
             assert home.findChild(object, name).isVisible(), name
         assert "Bonjour Claire Martin" in home.greeting.text()
     finally:
-        lock = window.screens["lock"]
-        assert isinstance(lock, LockScreen)
-        lock.watcher.stop()
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(lock.watcher)
-        controller.end_session()
-        store.close()
+        close_station(window, store)

@@ -88,14 +88,20 @@ def station(qtbot: Any, tmp_path: Path, lock_minutes: float = 5.0,
     try:
         yield Station(window, controller)
     finally:
-        lock = window.screens["lock"]
-        assert isinstance(lock, LockScreen)
-        lock.watcher.stop()
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(lock.watcher)
-        controller.end_session()
-        store.close()
+        close_station(window, store)
+
+
+def close_station(window: MainWindow, store: Store) -> None:
+    """Stop the lock's idle watcher (an application-wide filter: it would outlive
+    the window), leave the session and close the store."""
+    lock = window.screens["lock"]
+    assert isinstance(lock, LockScreen)
+    lock.watcher.stop()
+    app = QApplication.instance()
+    if app is not None:
+        app.removeEventFilter(lock.watcher)
+    window.controller.end_session()
+    store.close()
 
 
 def click(qtbot: Any, button: QWidget) -> None:

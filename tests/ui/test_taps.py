@@ -13,13 +13,11 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QApplication
-
 from station.outbox.config import OutboxConfig, SmtpSettings
 from station.paths import STORE_FILENAME
 from tests.conftest import marie
 from tests.outbox.servers import LoopbackSmtp, ScriptedHandler
-from tests.ui.first_half import PASSWORD, fresh_store
+from tests.ui.first_half import PASSWORD, close_station, fresh_store
 from tests.ui.live_support import qasync_loop, stop_live
 from ui.app import MainWindow, build_screens
 from ui.controller import AppSettings, StationController
@@ -69,13 +67,7 @@ def test_sign_in_to_invitation_sent_takes_at_most_eight_taps(
 
         with qasync_loop() as loop:
             count, targets, status = loop.run_until_complete(scenario())
-        lock = window.screens["lock"]
-        lock.watcher.stop()  # type: ignore[attr-defined]
-        app = QApplication.instance()
-        assert app is not None
-        app.removeEventFilter(lock.watcher)  # type: ignore[attr-defined]
-        controller.end_session()
-        store.close()
+        close_station(window, store)
     print(f"taps_to_invite={count}: {targets}")
     assert "remis" in status.lower() or "delivered" in status.lower(), status
     mails = handler.received().get(DOCTOR, [])
