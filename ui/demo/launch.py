@@ -124,6 +124,7 @@ def _interactive(app: QApplication, window: MainWindow, loop: asyncio.AbstractEv
 
 
 async def _tour(window: MainWindow, output: Path | None) -> int:
+    from ui.demo.taps import InputError  # noqa: PLC0415
     from ui.demo.tour import Tour, TourError  # noqa: PLC0415 - aiortc, Playwright
 
     folder = output if output is not None else tour_folder(demo_home())
@@ -131,7 +132,7 @@ async def _tour(window: MainWindow, output: Path | None) -> int:
     tour = Tour(window, folder)
     try:
         result = await tour.run()
-    except TourError as error:
+    except (TourError, InputError) as error:  # a step that did not happen: say which
         print(_("The demo did not finish: {reason}").format(reason=error), file=sys.stderr,
               flush=True)
         return 1

@@ -28,17 +28,11 @@ def tap(widget: QWidget) -> None:
     QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
-def type_text(widget: QWidget, text: str, *, tap_first: bool | None = None) -> None:
-    """Type ``text`` into ``widget``; the nurse taps it first unless it already has
-    the focus (``tap_first`` forces either way)."""
-    if tap_first if tap_first is not None else not widget.hasFocus():
+def type_text(widget: QWidget, text: str) -> None:
+    """Type ``text`` into ``widget``; the nurse taps it first unless it has the focus."""
+    if not widget.hasFocus():
         tap(widget)
     QTest.keyClicks(widget, text)
-
-
-def press_enter(widget: QWidget) -> None:
-    """The Enter key in ``widget`` (a keyboard user's submit)."""
-    QTest.keyClick(widget, Qt.Key.Key_Return)
 
 
 def is_tappable(widget: QWidget) -> bool:
