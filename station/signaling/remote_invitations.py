@@ -15,13 +15,14 @@ import json
 import secrets
 import sqlite3
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from station.clock import Clock, from_text, to_text, utc_now
 from station.errors import StationError
 from station.people import Doctor, check_rpps
 from station.signaling.invitations import (
     Invitation,
+    InvitationBook,
     InvitationError,
     InvitationState,
     token_digest,
@@ -61,6 +62,20 @@ def doctor_joined_message(invitation: Invitation) -> dict[str, Any]:
     assert doctor is not None and used is not None  # only used invitations are announced
     return {"type": "doctor-joined", "invitation": invitation.id, "name": doctor.name,
             "rpps": doctor.rpps, "specialty": doctor.specialty, "time": to_text(used)}
+
+
+class RemoteBook(InvitationBook, Protocol):
+    """The invitations of a standalone server, in its store or in Redis (cluster)."""
+
+    def create(self, station_id: str, session_id: str, ttl: timedelta,
+               context: dict[str, Any] | None = None) -> tuple[Invitation, str]:
+        """A new link into ``session_id`` for ``station_id``: ``(invitation, url)``."""
+
+    def revoke(self, station_id: str, invitation_id: int) -> InvitationState | None:
+        """Revoke a still valid link of ``station_id``; its state after, None if not its."""
+
+    def joined(self, session_id: str) -> list[Invitation]:
+        """The used invitations of a session, oldest first."""
 
 
 class RemoteInvitations:

@@ -1,26 +1,19 @@
 """Rooms: one station and one doctor per session, and the relay between them.
 
 Everything the server knows about who is connected sits behind
-:class:`RoomRegistry`, so that several server nodes could later share it (a
-Redis or database backed registry) without touching the socket handlers.
-:class:`InMemoryRoomRegistry` serves a single process.
+:class:`RoomRegistry`, so that several server nodes can share it without
+touching the socket handlers. :class:`InMemoryRoomRegistry` serves a single
+process; :class:`~station.signaling.redis_rooms.RedisRoomRegistry` a cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 from station.errors import StationError
-from station.signaling.limits import TICKET_TTL_SECONDS
-
-TICKET_SWEEP_SECONDS = 1.0  # how often issue() forgets expired tickets
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +69,7 @@ class RoomRegistry(Protocol):
     async def relay(self, room: str, sender: Role, message: dict[str, Any]) -> bool:
         """Forward ``message`` to the other peer; False when nobody is there."""
 
-    def occupants(self, room: str) -> set[Role]:
+    async def occupants(self, room: str) -> set[Role]:
         """The roles present in the room now."""
 
 
@@ -123,59 +116,6 @@ class InMemoryRoomRegistry:
         await other.send(message)
         return True
 
-    def occupants(self, room: str) -> set[Role]:
+    async def occupants(self, room: str) -> set[Role]:
         """See :meth:`RoomRegistry.occupants`."""
         return set(self._rooms.get(room, {}))
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    """What a doctor's ticket opens: one socket to one room, soon."""
-
-    session_id: str
-    doctor_name: str
-    doctor_rpps: str
-    expires: float
-
-
-class Tickets:
-    """Short-lived, single-socket tickets handed out by ``POST /api/join``.
-
-    Kept in memory: a ticket lives a minute, between the join form and the
-    socket the console opens right after.
-    """
-
-    def __init__(self, ttl: float = TICKET_TTL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl
-        self._clock = clock
-        self._tickets: dict[str, Ticket] = {}
-        self._swept = clock()
-
-    @property
-    def held(self) -> int:
-        """Tickets held in memory (expired ones until the next sweep)."""
-        return len(self._tickets)
-
-    def issue(self, session_id: str, doctor_name: str, doctor_rpps: str,
-              ttl: float | None = None) -> str:
-        """A new opaque ticket for the room ``session_id`` (``ttl`` seconds, default the
-        directory's)."""
-        now = self._clock()
-        # Forget expired tickets at most once a second: sweeping at every issue made
-        # each join cost O(tickets held), with thousands of 2 h rejoin tickets under
-        # load (bench/load.py). Memory stays bounded; redeem() checks expiry anyway.
-        if now - self._swept >= TICKET_SWEEP_SECONDS:
-            self._tickets = {k: t for k, t in self._tickets.items() if t.expires > now}
-            self._swept = now
-        ticket = secrets.token_urlsafe(32)
-        lifetime = self._ttl if ttl is None else ttl
-        self._tickets[ticket] = Ticket(session_id, doctor_name, doctor_rpps, now + lifetime)
-        return ticket
-
-    def redeem(self, ticket: str) -> Ticket | None:
-        """The ticket's room, once: a second use, or a late one, gets None."""
-        found = self._tickets.pop(ticket, None)
-        if found is None or found.expires <= self._clock():
-            return None
-        return found

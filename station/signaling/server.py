@@ -61,10 +61,21 @@ from station.signaling.pages import (
     status_for,
     title_for,
 )
-from station.signaling.remote_invitations import RemoteInvitations, doctor_joined_message
-from station.signaling.rooms import InMemoryRoomRegistry, Role, RoomRegistry, Tickets
+from station.signaling.remote_invitations import (
+    RemoteBook,
+    RemoteInvitations,
+    doctor_joined_message,
+)
+from station.signaling.rooms import InMemoryRoomRegistry, Role, RoomRegistry
 from station.signaling.sockets import SocketPeer, serve_socket
-from station.signaling.stations import SharedKey, StationAuth, StationDirectory, bearer
+from station.signaling.stations import (
+    SharedKey,
+    StationAuth,
+    StationDirectory,
+    StationRegistry,
+    bearer,
+)
+from station.signaling.tickets import InMemoryTicketBook, SqliteTicketBook, TicketBook
 from station.store.database import Store
 
 DEFAULT_WEB_ROOT = resource_path("web")
@@ -98,10 +109,10 @@ class SignalingState:
     store: Store
     invitations: Invitations
     rooms: RoomRegistry
-    tickets: Tickets
+    tickets: TicketBook
     station_key: str  # the embedded server's one key; "" standalone
     auth: StationAuth
-    remote: RemoteInvitations | None  # standalone: the invitations stations ask for
+    remote: RemoteBook | None  # standalone: the invitations stations ask for
     web_root: Path
     allowed_origins: set[str]
     explicit_origins: bool
@@ -125,6 +136,17 @@ class SignalingState:
             self.remote.public_url = url.rstrip("/")
         if not self.explicit_origins:
             self.allowed_origins = {origin_of(url)}
+
+
+@dataclass(frozen=True)
+class SharedBackends:
+    """Where a standalone server keeps what its handlers share: in this process and
+    its store (one ``station serve``), or in Redis (every node of a cluster)."""
+
+    rooms: RoomRegistry
+    tickets: TicketBook
+    stations: StationRegistry
+    invitations: RemoteBook
 
 
 STATE = web.AppKey("signaling", SignalingState)
@@ -212,7 +234,7 @@ async def join_api(request: web.Request) -> web.Response:
         # again whenever its socket comes back, in case it was away).
         await state.rooms.relay(invitation.session_id, Role.DOCTOR,
                                 doctor_joined_message(invitation))
-    ticket = state.tickets.issue(invitation.session_id, doctor.name, doctor.rpps)
+    ticket = await state.tickets.issue(invitation.session_id, doctor.name, doctor.rpps)
     return web.json_response({"ticket": ticket, "session": invitation.session_id},
                              headers=SECURITY_HEADERS)
 
@@ -239,15 +261,15 @@ async def doctor_socket(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     if origin_refused(request):
         return refuse_origin(request)
-    ticket = state.tickets.redeem(request.query.get("ticket", ""))
+    ticket = await state.tickets.redeem(request.query.get("ticket", ""))
     if ticket is None:
         return json_error(401, "signaling.ticket_invalid")
     ws = _new_socket(state)
     await ws.prepare(request)
     # The ticket just used is spent; hand the console the one it will need to
     # come back if this socket drops.
-    rejoin = state.tickets.issue(ticket.session_id, ticket.doctor_name, ticket.doctor_rpps,
-                                 ttl=REJOIN_TICKET_TTL_SECONDS)
+    rejoin = await state.tickets.issue(ticket.session_id, ticket.doctor_name,
+                                       ticket.doctor_rpps, ttl=REJOIN_TICKET_TTL_SECONDS)
     await ws.send_json({"type": "ticket", "ticket": rejoin,
                         "expires_in": int(REJOIN_TICKET_TTL_SECONDS)})
     await serve_socket(ws, state.rooms, ticket.session_id, Role.DOCTOR, replace=False)
@@ -294,6 +316,7 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
                rooms: RoomRegistry | None = None,
                ice_servers: list[dict[str, Any]] | None = None,
                oidc: OidcConfig | None = None, oidc_clock: Clock | None = None,
+               shared: SharedBackends | None = None,
                ) -> web.Application:
     """The signaling application over ``store``.
 
@@ -307,19 +330,28 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
     ``ice_servers`` (browser format: ``{"urls", "username", "credential"}``)
     are handed to consoles by ``GET /api/config``. ``oidc`` turns on doctors'
     OpenID Connect sign-in (embedded server only; ``oidc_clock`` checks ID
-    tokens' times, ``clock`` by default).
+    tokens' times, ``clock`` by default). ``shared`` (standalone only) puts the
+    rooms, tickets, stations and invitations elsewhere than this process and
+    ``store``: the nodes of a cluster (:mod:`station.signaling.cluster`).
+    Standalone without it, tickets live in ``store`` and survive a restart.
     """
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     guard.install(app)  # tokens cannot be tried by the thousand
-    directory = StationDirectory(store, clock=clock)
     standalone = station_key is None
+    if shared is not None and not standalone:
+        raise ValueError("shared backends are for standalone servers (no station_key)")
+    if shared is None and standalone:
+        directory = StationDirectory(store, clock=clock)
+        shared = SharedBackends(rooms or InMemoryRoomRegistry(), SqliteTicketBook(store),
+                                directory, RemoteInvitations(store, directory, public_url,
+                                                             clock=clock))
     state = SignalingState(
         store=store, invitations=Invitations(store, public_url, clock=clock),
-        rooms=rooms if rooms is not None else InMemoryRoomRegistry(), tickets=Tickets(),
+        rooms=shared.rooms if shared else rooms or InMemoryRoomRegistry(),
+        tickets=shared.tickets if shared else InMemoryTicketBook(),
         station_key=station_key or "",
-        auth=directory if standalone else SharedKey(station_key or ""),
-        remote=RemoteInvitations(store, directory, public_url, clock=clock)
-        if standalone else None,
+        auth=shared.stations if shared else SharedKey(station_key or ""),
+        remote=shared.invitations if shared else None,
         web_root=Path(web_root),
         allowed_origins={origin_of(o) for o in allowed_origins or ()},
         explicit_origins=allowed_origins is not None,

@@ -28,7 +28,7 @@ from station.signaling.limits import (
     read_json,
 )
 from station.signaling.pages import SECURITY_HEADERS
-from station.signaling.remote_invitations import NotYourSessionError, RemoteInvitations
+from station.signaling.remote_invitations import NotYourSessionError, RemoteBook
 from station.signaling.server import (
     STATE,
     json_error,
@@ -61,7 +61,7 @@ def _read(body: object) -> tuple[str, float, dict[str, Any]] | web.Response:
     return session_id, float(ttl), context
 
 
-def _authorised(request: web.Request) -> tuple[str, RemoteInvitations] | web.Response:
+def _authorised(request: web.Request) -> tuple[str, RemoteBook] | web.Response:
     state = request.app[STATE]
     if origin_refused(request):
         return refuse_origin(request)

@@ -57,6 +57,21 @@ class StationAuth(Protocol):
         """Make ``session_id`` the station's if nobody has it; False if another station has."""
 
 
+class StationRegistry(StationAuth, Protocol):
+    """The stations of a standalone server: added, listed and revoked by
+    ``station serve stations``, authenticated by the server (in its store, or in
+    Redis for a cluster)."""
+
+    def add(self, station_id: str, name: str = "", *, actor: str = "cli") -> str:
+        """Register a station; returns its secret key (shown once, kept as a digest)."""
+
+    def revoke(self, station_id: str, *, actor: str = "cli") -> bool:
+        """Revoke a station's key; False when unknown or already revoked."""
+
+    def list(self) -> list[StationEntry]:
+        """Every station ever added, revoked ones included, in order of addition."""
+
+
 class SharedKey:
     """The embedded server's one station, holding the key generated at start."""
 

@@ -509,6 +509,22 @@ CREATE TABLE audit_keys (
 INSERT INTO audit_keys (id, key) VALUES (1, randomblob(32));
 """ + _append_only("audit_keys")
 
+# Doctors' socket tickets of the standalone signaling server (``station serve``):
+# kept here so that a restart of the server loses no ticket, above all the 2 h
+# rejoin ticket a console holds to come back after a drop. Only the SHA-256 of
+# a ticket; a redeemed or expired ticket is deleted (it is no clinical fact).
+# ``expires_at`` is Unix time in seconds, compared with the wall clock.
+_V10 = """
+CREATE TABLE signaling_tickets (
+    ticket_sha256 TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    doctor_name TEXT NOT NULL,
+    doctor_rpps TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX signaling_tickets_expiry ON signaling_tickets (expires_at);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, residents, sessions, clinical facts, audit trail", _V1),
     Migration(2, "exam camera snapshots (lossless files, metadata and hashes)", _V2),
@@ -521,5 +537,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "unlock PINs of nurse accounts (argon2 hashes) and their attempts", _V8),
     Migration(9, "roles of local accounts (nurse, technician, admin); key of search digests",
               _V9),
+    Migration(10, "doctors' socket tickets of the standalone signaling server (digests)",
+              _V10),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -199,7 +199,7 @@ def test_the_doctor_is_relayed_and_recorded_in_the_station_store(tmp_path: Path)
             running = asyncio.create_task(client.run())
             try:
                 for _ in range(100):  # the socket is seated
-                    if h.server.state.rooms.occupants(S1):
+                    if await h.server.state.rooms.occupants(S1):
                         break
                     await asyncio.sleep(0.05)
                 assert (await join(h, link.url)).status == 200
