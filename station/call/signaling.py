@@ -42,6 +42,7 @@ class SignalingClient:
         self._http = http
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._doctor_present = False
+        self._doctor_left = False  # a peer-left came since the doctor was last seen
         self._offering: asyncio.Task[None] | None = None
         self._closing = False
         self._bye_sent = False
@@ -91,9 +92,18 @@ class SignalingClient:
         kind = message.get("type")
         if kind == "peer-joined" and message.get("role") == "doctor":
             self._doctor_present = True
-            self._offer(fresh=self.call.state != CallState.NEW)
+            # Seen again with no peer-left first, a doctor still in a connected call is
+            # the signaling path coming back (the server restarted, or this socket moved
+            # to another node): the media never went through it, so it is left alone.
+            # After a peer-left the console may be a new page: offer afresh. A console
+            # that is gone without a peer-left stops its heartbeat, and the call falls
+            # to reconnecting, which offers again.
+            if self.call.state != CallState.CONNECTED or self._doctor_left:
+                self._offer(fresh=self.call.state != CallState.NEW)
+            self._doctor_left = False
         elif kind == "peer-left" and message.get("role") == "doctor":
             self._doctor_present = False
+            self._doctor_left = True
         elif kind == "answer" and isinstance(message.get("sdp"), str):
             try:
                 await self.call.accept_answer(message["sdp"])
