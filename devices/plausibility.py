@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,9 @@ from devices.measurement import Kind, Measurement, Quality
 __all__ = ["RANGES", "PlausibleRange", "flag_implausible", "is_plausible"]
 
 log = logging.getLogger(__name__)
+
+_LOG_EVERY_S = 10.0  # per device and kind: a device sending only garbage is not a log flood
+_last_logged: dict[tuple[str, Kind], tuple[float, int]] = {}  # -> (when, values not logged since)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,20 @@ def flag_implausible(m: Measurement) -> Measurement:
     """``m``, with ``Quality.IMPLAUSIBLE`` added when its value is outside the range of its kind."""
     if is_plausible(m) is False and Quality.IMPLAUSIBLE not in m.quality:
         # Kept and flagged, never dropped; logged so the trail shows it at once.
-        log.warning("implausible %s %s %s from %s", m.kind.value, m.display_value(), m.unit,
-                    m.device)
+        _log_implausible(m)
         return m.with_quality(Quality.IMPLAUSIBLE)
     return m
+
+
+def _log_implausible(m: Measurement) -> None:
+    """One line per device and kind every 10 s at most, with the count of those not logged."""
+    now = time.monotonic()
+    key = (m.device, m.kind)
+    last = _last_logged.get(key)
+    if last is not None and now - last[0] < _LOG_EVERY_S:
+        _last_logged[key] = (last[0], last[1] + 1)
+        return
+    skipped = last[1] if last is not None else 0
+    log.warning("implausible %s %s %s from %s%s", m.kind.value, m.display_value(), m.unit,
+                m.device, f" ({skipped} more since the last report)" if skipped else "")
+    _last_logged[key] = (now, 0)

@@ -15,14 +15,22 @@ turn every notification into ``measurement`` events until the link drops
 calls ``stream()`` again.
 
 Untrusted bytes never end the stream: a notification the codec rejects is
-logged, counted in :attr:`BleHealthDevice.malformed_count` and skipped. An
-implausible value is not malformed: the codec flags it and it is emitted.
+counted in :attr:`BleHealthDevice.malformed_count` and skipped (logged once,
+then summarised at most every 10 s). An implausible value is not malformed:
+the codec flags it and it is emitted.
+
+A device flooding garbage (malformed or impossible values, faster than any
+instrument measures) is screened out (:mod:`devices.ble.screen`): it is
+announced once as ``unreadable`` and none of its values is emitted until it
+has been clean for a while. To tell the first values of a flood from a
+reading, every value is emitted ``settle`` seconds (50 ms) after it arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,13 +38,16 @@ from typing import TypeVar
 
 from devices.ble import uuids
 from devices.ble.gatt import GattClient, Property
+from devices.ble.screen import SETTLE_S, NotificationScreen
 from devices.ble.uuids import describe, sig_uuid
 from devices.codecs import ble_basic, ble_bps, ble_hts, ble_plx, ble_wss
 from devices.device import Device, DeviceEvent, Emit, EventKind
 from devices.errors import DecodeError, DeviceConfigurationError, DeviceError
-from devices.measurement import Measurement
+from devices.measurement import Measurement, Quality
 
 logger = logging.getLogger(__name__)
+
+_MALFORMED_LOG_S = 10.0  # malformed values are summarised in the log at most this often
 
 _T = TypeVar("_T")
 
@@ -124,11 +135,14 @@ class BleHealthDevice(Device):
     ``profile`` is ``"plx"``, ``"hts"``, ``"bps"`` or ``"wss"``. After a
     ``stream()``, :attr:`information` holds the Device Information strings
     read, :attr:`battery_percent` the last battery level, and
-    :attr:`malformed_count` / :attr:`last_malformed` what was rejected.
+    :attr:`malformed_count` / :attr:`last_malformed` what was rejected;
+    :attr:`screen` counts notifications and the values withheld from a flood.
+    ``settle`` is how long a value waits before it is emitted (see the module
+    notes); 0 emits at the next loop turn.
     """
 
     def __init__(self, url: str, client: GattClient, profile: str, *,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 10.0, settle: float = SETTLE_S) -> None:
         super().__init__(url)
         if profile not in PROFILES:
             raise DeviceConfigurationError(
@@ -141,7 +155,11 @@ class BleHealthDevice(Device):
         self.battery_percent: int | None = None
         self.malformed_count = 0
         self.last_malformed: DecodeError | None = None
+        self.screen: NotificationScreen[list[DeviceEvent]] = NotificationScreen(settle)
         self._emit: Emit | None = None
+        self._release: asyncio.TimerHandle | None = None
+        self._malformed_logged = 0
+        self._malformed_logged_at = 0.0
 
     async def stream(self, emit: Emit) -> None:
         """Connect, announce, emit measurements until the link drops; see the module notes.
@@ -167,6 +185,7 @@ class BleHealthDevice(Device):
             raise DeviceError(f"Bluetooth device {self.client.address} failed"
                               f" unexpectedly: {exc!r}") from exc
         finally:
+            self._release_held(flush=True)  # values already measured are not lost at the end
             self._emit = None
 
     async def _run(self) -> None:
@@ -288,16 +307,55 @@ class BleHealthDevice(Device):
     def _on_measurement(self, channel: Channel) -> Callable[[bytes], None]:
         def on_value(data: bytes) -> None:
             received_at = local_now()
+            now = asyncio.get_running_loop().time()
             try:
                 measurements = channel.read(data, self.url, received_at)
             except DecodeError as exc:
                 self._malformed(channel.uuid, data, exc)
+                self._screened(channel, garbage=True, now=now)
                 return
-            for measurement in measurements:
-                self._announce(DeviceEvent(EventKind.MEASUREMENT, self.url, received_at,
-                                           measurement=measurement, detail=channel.protocol))
+            self._screened(channel, now=now, garbage=any(
+                Quality.IMPLAUSIBLE in m.quality for m in measurements))
+            self.screen.hold([DeviceEvent(EventKind.MEASUREMENT, self.url, received_at,
+                                          measurement=measurement, detail=channel.protocol)
+                              for measurement in measurements], now)
+            self._schedule_release()
 
         return on_value
+
+    def _screened(self, channel: Channel, *, garbage: bool, now: float) -> None:
+        """Count a notification; announce the device unreadable when it turns into a flood."""
+        change = self.screen.note(garbage, now)
+        if change == "cleared":
+            logger.info("%s: readable again (%d values ignored while it was not)", self.url,
+                        self.screen.withheld)
+        elif change == "flagged":
+            detail = (f"unreadable data stream: {channel.protocol} expected, "
+                      f"{self.screen.garbage} of {self.screen.total} notifications malformed or "
+                      "impossible; values from this device are ignored until it is clean")
+            logger.warning("%s: %s", self.url, detail)
+            self._announce(DeviceEvent(EventKind.UNREADABLE, self.url, local_now(),
+                                       detail=detail))
+
+    def _schedule_release(self) -> None:
+        due = self.screen.next_due
+        if self._release is None and due is not None:
+            self._release = asyncio.get_running_loop().call_at(due, self._release_held)
+
+    def _release_held(self, *, flush: bool = False) -> None:
+        """Emit the held values that can be trusted now (all that are held, with ``flush``)."""
+        if self._release is not None:
+            self._release.cancel()
+            self._release = None
+        if flush:
+            released = self.screen.flush()
+        else:
+            released = self.screen.due(asyncio.get_running_loop().time())
+        for events in released:
+            for event in events:
+                self._announce(event)
+        if not flush:
+            self._schedule_release()
 
     def _on_battery(self, data: bytes) -> None:
         try:
@@ -313,10 +371,17 @@ class BleHealthDevice(Device):
                                    battery_percent=percent))
 
     def _malformed(self, uuid: str, data: bytes, error: DecodeError) -> None:
+        """Count a rejected value; log it, or a summary at most every 10 s (a flood is one line)."""
         self.malformed_count += 1
         self.last_malformed = error
-        logger.warning("%s: ignored a malformed %s value (%s): %s", self.url, describe(uuid),
-                       data.hex(" ") or "empty", error)
+        now = time.monotonic()
+        if self._malformed_logged and now - self._malformed_logged_at < _MALFORMED_LOG_S:
+            return
+        unlogged = self.malformed_count - self._malformed_logged - 1
+        logger.warning("%s: ignored a malformed %s value (%s): %s%s", self.url, describe(uuid),
+                       data.hex(" ") or "empty", error,
+                       f" ({unlogged} more since the last report)" if unlogged else "")
+        self._malformed_logged, self._malformed_logged_at = self.malformed_count, now
 
     def _announce(self, event: DeviceEvent) -> None:
         """Emit, shielding the stream from a listener's bug (the manager does the same)."""

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from devices.codecs import cms50d_v46
 from devices.device import Device, DeviceEvent, Emit, EventKind
 from devices.errors import ConnectionLostError, DeviceConfigurationError, DeviceError
-from devices.serial.garbage import GarbageWatch
+from devices.garbage import GarbageWatch
 from devices.serial.oximeter_reader import (
     PROTOCOLS,
     OximeterReader,

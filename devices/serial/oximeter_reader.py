@@ -34,8 +34,8 @@ from devices.codecs import cms50d, cms50d_v46, nonin
 from devices.codecs._wire import FramerBase
 from devices.device import DeviceEvent, EventKind
 from devices.errors import DecodeError, DeviceConfigurationError
+from devices.garbage import GarbageWatch
 from devices.measurement import Kind, Measurement, WaveformChunk
-from devices.serial.garbage import GarbageWatch
 from devices.serial.port import SerialSettings
 
 __all__ = ["PROTOCOLS", "OximeterReader", "check_protocol", "settings_for"]
@@ -249,7 +249,7 @@ class OximeterReader:
 
     def _suspect(self, received: int, dropped: int) -> bool:
         """True when one read is mostly garbage: its frames are not decoded even before a flag."""
-        return dropped >= self.watch.min_bytes and dropped >= self.watch.ratio * received
+        return self.watch.looks_bad(received, dropped)
 
     def _watch_line(self, received: int, dropped: int, at: datetime) -> list[DeviceEvent]:
         change = self.watch.update(received, dropped, at.timestamp())

@@ -1,13 +1,17 @@
-"""When a serial stream is garbage rather than a device with a glitch.
+"""When a device's stream is garbage rather than a device with a glitch.
 
 A real oximeter sends a few hundred bytes a second; a corrupted byte now and
 then is resynchronised over and counted. A line that floods bytes that are
 not the configured protocol (wrong baud rate, wrong device, a faulty adapter,
 noise) is another matter: decoding it wastes the station's time, and the rare
 "frame" found in random bytes carries a random value that must never reach a
-resident's record. :class:`GarbageWatch` tells the two apart from byte counts
-alone (no I/O, no clock of its own), so the reader can stop trusting the line
-and the station can flag the device once.
+resident's record. :class:`GarbageWatch` tells the two apart from counts
+alone (no I/O, no clock of its own), so the driver can stop trusting the
+device and the station can flag it once.
+
+The counts are in the transport's unit: bytes on a serial line
+(:mod:`devices.serial.oximeter_reader`), notifications on Bluetooth LE
+(:mod:`devices.ble.screen`), each with thresholds of its own.
 """
 
 from __future__ import annotations
@@ -22,18 +26,19 @@ Change = Literal["flagged", "cleared"]
 
 @dataclass(slots=True)
 class GarbageWatch:
-    """Flags a line whose discarded bytes exceed a rate; clears it after a clean stretch.
+    """Flags a stream whose discarded units exceed a rate; clears it after a clean stretch.
 
-    A window of ``window`` seconds is bad when at least ``min_bytes`` were
-    discarded and they make at least ``ratio`` of what arrived. ``burst``
-    discarded bytes inside one window flag at once (a flood is caught in
-    milliseconds, not at the end of the window). Once flagged, the line is
-    cleared only after ``clear_after`` seconds without a bad window.
+    A window of ``window`` seconds is bad when at least ``min_discarded``
+    units were discarded and they make at least ``ratio`` of what arrived
+    (:meth:`looks_bad`). ``burst`` discarded units inside one window flag at
+    once (a flood is caught in milliseconds, not at the end of the window).
+    Once flagged, the stream is cleared only after ``clear_after`` seconds
+    without a bad window.
     The watch outlives one connection, so a reconnection does not re-flag.
     """
 
     window: float = 0.5
-    min_bytes: int = 256
+    min_discarded: int = 256
     ratio: float = 0.5
     burst: int = 4096
     clear_after: float = 5.0
@@ -44,16 +49,19 @@ class GarbageWatch:
     _discarded: int = 0
     _last_bad: float = 0.0
 
+    def looks_bad(self, received: int, discarded: int) -> bool:
+        """True when a stretch of ``received`` units, ``discarded`` of them dropped, is garbage."""
+        return discarded >= self.min_discarded and discarded >= self.ratio * received
+
     def update(self, received: int, discarded: int, now: float) -> Change | None:
-        """Account ``received`` bytes of which ``discarded`` were dropped, at ``now`` (seconds)."""
+        """Account ``received`` units of which ``discarded`` were dropped, at ``now`` (seconds)."""
         if self._start is None:
             self._start = now
         self._received += received
         self._discarded += discarded
         if now - self._start >= self.window or self._discarded >= self.burst:
-            bad = (self._discarded >= self.burst
-                   or (self._discarded >= self.min_bytes
-                       and self._discarded >= self.ratio * self._received))
+            bad = self._discarded >= self.burst or self.looks_bad(self._received,
+                                                                  self._discarded)
             self._start, self._received, self._discarded = now, 0, 0
             if bad:
                 self._last_bad = now
