@@ -4,7 +4,10 @@ Three roles. A **nurse** runs sessions and so reads and writes clinical data.
 A **technician** installs the cart: devices (list, scan, test) and the
 network (signaling settings); never residents' identities, sessions,
 measurements, photos, clips, reports or télé-expertise. An **admin** (the
-head nurse, the EHPAD's referent) may do both and manages accounts.
+head nurse, the EHPAD's referent) may do both, manages accounts, and alone
+makes and restores backups: a backup is a copy of every record, so it is an
+admin's act, and it also needs the EHPAD's key (or passphrase) to be made
+or read at all.
 
 The rule lives here and only here; registries and services call
 :func:`require` before a person sees clinical data, and record that read
@@ -41,6 +44,7 @@ class Permission(StrEnum):
     CONFIGURE_DEVICES = "devices.configure"
     CONFIGURE_NETWORK = "network.configure"
     MANAGE_ACCOUNTS = "accounts.manage"
+    BACKUP = "data.backup"  # make or restore a copy of the whole store
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {

@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import tarfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -51,12 +52,16 @@ class RestoreResult:
 
 
 def restore_backup(archive: Path, target: Path, secret: BackupSecret, *,
-                   force: bool = False) -> RestoreResult:
+                   force: bool = False,
+                   authorize: Callable[[Path], None] | None = None) -> RestoreResult:
     """Restore ``archive`` into the folder ``target`` (a station home).
 
     Refuses to replace an existing store unless ``force`` and no process has
-    it open. Raises :class:`BackupError` (wrong key, tampered archive, failed
-    check); on any failure nothing in ``target`` has changed.
+    it open. ``authorize``, if given, is called with the verified database
+    (still in staging) before anything is moved into place: it raises to
+    refuse, e.g. when the person restoring is not an admin of that station.
+    Raises :class:`BackupError` (wrong key, tampered archive, failed check);
+    on any failure nothing in ``target`` has changed.
     """
     try:
         source = archive.open("rb")
@@ -79,6 +84,8 @@ def restore_backup(archive: Path, target: Path, secret: BackupSecret, *,
             reader = DecryptingReader(source, key, prefix, header.aad, str(archive))
             _extract(reader, staging, str(archive))
             result = _check(staging, header, str(archive))
+            if authorize is not None:
+                authorize(staging / DB_NAME)
             replaced = _move_into_place(staging, target, existing)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
