@@ -41,6 +41,7 @@ from station.signaling.client_api import (
     load_signaling_config,
     signaling_config,
 )
+from station.signaling.tls import load_tls_settings
 from station.store import audit
 from station.store.accounts import AccountDirectory
 from station.store.database import Store
@@ -303,7 +304,8 @@ def run_live_demo(*, fresh: bool = False, host: str = "127.0.0.1", port: int = 0
         outbox_config=demo_outbox_config(home), recipients=load_report_recipients(),
         signaling_url=remote.url if remote else None,
         station_id=remote.station_id if remote else None,
-        station_key=remote.key if remote else None),
+        station_key=remote.key if remote else None,
+        signaling_ca_file=remote.ca_file if remote else None),
         session, timedelta(seconds=link_valid_s)))
 
 
@@ -313,7 +315,8 @@ def _remote_signaling(url: str | None, station_id: str | None) -> SignalingConfi
     if url is None:
         return configured
     return signaling_config(url, station_id or (configured.station_id if configured else None),
-                            configured.key if configured else None)
+                            configured.key if configured else None,
+                            ca_file=load_tls_settings().ca_file)  # [signaling] ca_file
 
 
 async def _serve_live(runtime: StationRuntime, session: SessionEngine,

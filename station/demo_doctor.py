@@ -9,7 +9,9 @@ asyncio loop, which must stay free while the browser waits for it.
 
 Playwright never downloads a browser here: it drives ``/usr/bin/chromium``
 (the Debian package that ``scripts/setup`` installs) with the flags that let
-a headless browser talk WebRTC over loopback with fake capture devices.
+a headless browser talk WebRTC over loopback with fake capture devices, and
+accept the server's local self-signed certificate: this doctor is the demo's
+and the tests', never a real one (a real browser checks the certificate).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
     "--allow-loopback-in-peer-connection",
+    # The demo's and the tests' server has a local self-signed certificate.
+    "--ignore-certificate-errors",
 ]
 DEMO_RPPS = "10001234565"  # a test RPPS with a valid Luhn key
 JOIN_TIMEOUT_S = 45.0  # only turns a hang into a failure
@@ -114,7 +118,8 @@ class BrowserDoctor:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM,
                                                      args=CHROMIUM_ARGS)
                 width, height = self.viewport
-                page = browser.new_page(viewport={"width": width, "height": height})
+                page = browser.new_page(viewport={"width": width, "height": height},
+                                        ignore_https_errors=True)  # the local certificate
                 join(page, self.link, self.name, self.rpps)
                 self.joined.set()
                 while not self.done.is_set():

@@ -26,6 +26,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,9 @@ from station.store.database import Store
 from station.store.measurements import MeasurementLog, from_microseconds
 from station.store.sessions import SessionEvent, SessionRecords
 from station.store.snapshots import SnapshotStore, StoredSnapshot
+from station.turn_config import TurnConfig, load_turn_config
+from station.turn_relay import TurnRelayError, check_relay, first_turn_url, station_credential
+from station.turn_relay import station_ice_servers as with_relay
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +146,16 @@ class StationRuntime:
                  public_url: str = "", say: Say = _quiet, owns_store: bool = True,
                  outbox_config: OutboxConfig | None = None,
                  recipients: Sequence[Recipient] = (), signaling_url: str | None = None,
-                 station_id: str | None = None, station_key: str | None = None) -> None:
+                 station_id: str | None = None, station_key: str | None = None,
+                 turn: TurnConfig | None = None,
+                 signaling_ca_file: Path | None = None) -> None:
         self.store = store
+        # The TURN relay ([turn] of station.toml unless given), for both sides of calls.
+        self.turn = turn
         # A remote (standalone) signaling server, or None for the embedded one.
         self.signaling: SignalingConfig | None = signaling_config(
-            signaling_url, station_id, station_key) if signaling_url else None
+            signaling_url, station_id, station_key,
+            ca_file=signaling_ca_file) if signaling_url else None
         self._remote_links: list[int] = []
         self.host = host
         self.port = port
@@ -210,16 +219,21 @@ class StationRuntime:
         self._unsubscribe.append(session.subscribe(self._on_session_event))
         browser_ice = [{"urls": server.urls, "username": server.username,
                         "credential": server.credential} for server in self.ice_servers]
+        self.turn = self.turn or load_turn_config()
         if self.signaling is None:
             self.server = await start_embedded(self.store, host=self.host, port=self.port,
                                                public_url=self.public_url,
-                                               ice_servers=browser_ice,
+                                               ice_servers=browser_ice, turn=self.turn,
                                                oidc=load_oidc_config())  # [oidc], if any
             self.say(tr("runtime.server", url=self.server.url))
+            if self.server.certificate is not None and self.server.certificate.local:
+                self.say(tr("tls.local_certificate", path=str(self.server.certificate.cert_file)))
         else:
             self.say(tr("signaling.remote_server", url=self.signaling.url,
                         station=self.signaling.station_id))
-        self.call = StationCall(self._sources(), ice_servers=self.ice_servers, hub=self.hub,
+        # Each new peer connection mints its own relay credential (see station.turn_relay).
+        self.call = StationCall(self._sources(), hub=self.hub, ice_servers=lambda: with_relay(
+                                    self.ice_servers, self.turn, session.id),
                                 context=self.context(), link_policy=LinkPolicy())
         self.call.subscribe(self._on_call_event)
         measurements = MeasurementLog(self.store)
@@ -227,9 +241,14 @@ class StationRuntime:
         self.manager.start()
         credential = (self.signaling.credential if self.signaling is not None
                       else self.server.station_key if self.server is not None else "")
+        # WSS to the embedded server (its own certificate) or to the remote one.
+        tls = (self.signaling.tls() if self.signaling is not None
+               else self.server.client_tls if self.server is not None else None)
         self.client = SignalingClient(self.url, session.id, credential, self.call,
-                                      on_doctor_joined=self._on_doctor_joined)
+                                      on_doctor_joined=self._on_doctor_joined, tls=tls)
         self._client_task = asyncio.create_task(self.client.run(), name="signaling client")
+        if self.turn is not None:
+            self._spawn(self._check_relay(self.turn, session), "TURN relay check")
         if self.outbox_config is not None:  # retries of anything still unsent, this one's too
             # A report validated just before a crash was never queued: queue it now.
             queue_unqueued_reports(self.store, self.outbox, self.recipients)
@@ -577,6 +596,21 @@ class StationRuntime:
         if self.session is not None and self.session.id in settle_sent_sessions(
                 self.store, self.outbox, live):
             self.say(tr("runtime.report_sent"))
+
+    async def _check_relay(self, turn: TurnConfig, session: SessionEngine) -> None:
+        """Tell the nurse, and the session's trail, at once when the relay refuses the
+        station: aioice would only leave the relay out of the offer, silently."""
+        url = first_turn_url(turn.urls)
+        if url is None:
+            return
+        try:
+            granted = await check_relay(url, station_credential(turn, session.id))
+        except TurnRelayError as error:
+            kind = "relay_refused" if error.code == "turn.refused" else "relay_unreachable"
+            session.record_incident(kind, error.message)
+            self.say(error.message)
+            return
+        self.say(tr("turn.ready", server=granted.server))
 
     def _spawn(self, work: Any, name: str) -> None:
         task = asyncio.create_task(work, name=name)

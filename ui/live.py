@@ -92,7 +92,7 @@ def default_runtime(controller: StationController, say: Callable[[str], None]) -
     remote = load_signaling_config()
     if remote is not None:
         options.update(signaling_url=remote.url, station_id=remote.station_id,
-                       station_key=remote.key)
+                       station_key=remote.key, signaling_ca_file=remote.ca_file)
     extra = settings.extra.get("runtime_options")
     if isinstance(extra, dict):
         options.update(extra)

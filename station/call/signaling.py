@@ -6,6 +6,10 @@ applies the answer, offers again whenever the call falls to
 ``reconnecting`` (aiortc has no ICE restart), and says ``bye`` when the
 call ends. The WebSocket itself is reopened with back-off if it drops.
 
+The socket is WSS: ``tls`` says whom to trust (the station's own local
+certificate, a CA file, or the system's store by default); the server's
+certificate is always verified.
+
 Against a standalone server the Bearer credential is ``<station-id>.<key>``,
 and the server tells the station who joined (``doctor-joined``, handed to
 ``on_doctor_joined``; it may come again after a reconnection).
@@ -24,6 +28,7 @@ import aiohttp
 
 from station.call.events import CallEvent, CallState, StateChanged
 from station.call.peer import StationCall
+from station.signaling.tls import ClientTls
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 64 * 1024  # the contract's limit for one signaling frame
@@ -35,8 +40,10 @@ class SignalingClient:
 
     def __init__(self, server_url: str, session_id: str, station_key: str, call: StationCall,
                  *, http: aiohttp.ClientSession | None = None,
-                 on_doctor_joined: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_doctor_joined: Callable[[dict[str, Any]], None] | None = None,
+                 tls: ClientTls | None = None) -> None:
         self.url = f"{server_url.rstrip('/')}/ws/station/{session_id}"
+        self._tls_options = tls.options() if tls is not None else {}
         self._key = station_key
         self.call = call
         self._http = http
@@ -62,7 +69,8 @@ class SignalingClient:
                 try:
                     async with http.ws_connect(
                             self.url, headers={"Authorization": f"Bearer {self._key}"},
-                            heartbeat=10.0, max_msg_size=MAX_MESSAGE) as ws:
+                            heartbeat=10.0, max_msg_size=MAX_MESSAGE,
+                            **self._tls_options) as ws:
                         self._ws, delay = ws, 1.0
                         await self._read(ws)
                 except (aiohttp.ClientError, OSError) as error:

@@ -5,9 +5,10 @@ how the station proves itself (the key may instead come from the
 ``STATION_SIGNALING_KEY`` environment variable, which wins)::
 
     [signaling]
-    url = "https://signal.example.fr"
+    url = "https://signal.example.fr"   # https:// only: signaling always goes over TLS
     station_id = "ehpad-tilleuls"
     key = "…"          # printed once by `station serve stations add`
+    ca_file = "ca.pem" # optional: trusted besides the system's (a private CA, a test server)
 
 :class:`InvitationClient` asks that server for the doctor's one-time link
 (``POST /api/invitations``) and revokes it (``DELETE /api/invitations/<id>``);
@@ -31,6 +32,7 @@ from station.errors import StationError
 from station.paths import station_home
 from station.people import check_rpps
 from station.settings_file import read_section
+from station.signaling.tls import ClientTls, client_tls, load_tls_settings
 from station.store.database import Store
 from station.store.sessions import SessionEvent, SessionRecords
 
@@ -58,6 +60,11 @@ class SignalingConfig:
     url: str
     station_id: str
     key: str
+    ca_file: Path | None = None  # trusted besides the system's store
+
+    def tls(self) -> ClientTls:
+        """How to verify the server's certificate (never skipped)."""
+        return client_tls(self.ca_file)
 
     @property
     def credential(self) -> str:
@@ -73,16 +80,17 @@ class SignalingConfig:
 
 def signaling_config(url: str, station_id: str | None, key: str | None,
                      env: Mapping[str, str] = os.environ,
-                     source: str = "") -> SignalingConfig:
-    """A complete :class:`SignalingConfig`; the key falls back to ``STATION_SIGNALING_KEY``."""
+                     source: str = "", ca_file: Path | None = None) -> SignalingConfig:
+    """A complete :class:`SignalingConfig`; the key falls back to ``STATION_SIGNALING_KEY``.
+    The server is reached over TLS only: an address that is not ``https://`` is refused."""
     key = env.get(KEY_VARIABLE) or key or ""
     for name, value in (("url", url), ("station_id", station_id or ""), ("key", key)):
         if not value.strip():
             raise SignalingConfigError("signaling.config_missing", key=name,
                                        path=source or KEY_VARIABLE)
-    if not url.startswith(("http://", "https://")):
-        raise SignalingConfigError("signaling.config_bad_url", url=url)
-    return SignalingConfig(url.rstrip("/"), str(station_id).strip(), key.strip())
+    if not url.lower().startswith("https://"):
+        raise SignalingConfigError("signaling.config_https", url=url)
+    return SignalingConfig(url.rstrip("/"), str(station_id).strip(), key.strip(), ca_file)
 
 
 def load_signaling_config(path: Path | None = None,
@@ -98,7 +106,7 @@ def load_signaling_config(path: Path | None = None,
         raise SignalingConfigError("signaling.config_malformed", path=str(path),
                                    reason="[signaling]")
     return signaling_config(section["url"], section.get("station_id"), section.get("key"),
-                            env, str(path))
+                            env, str(path), load_tls_settings(path).ca_file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +125,7 @@ class InvitationClient:
                  http: aiohttp.ClientSession | None = None) -> None:
         self.config = config
         self._http = http
+        self._tls = config.tls()  # the system's trust store, read once
 
     async def _request(self, method: str, path: str,
                        body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -125,8 +134,8 @@ class InvitationClient:
         http = self._http or aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT))
         try:
-            async with http.request(method, url, json=body,
-                                    headers=self.config.headers) as response:
+            async with http.request(method, url, json=body, headers=self.config.headers,
+                                    **self._tls.options()) as response:
                 try:
                     data = await response.json(content_type=None)
                 except ValueError:

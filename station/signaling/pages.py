@@ -7,6 +7,8 @@ script and nothing loaded from elsewhere.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from pathlib import Path
 
@@ -22,7 +24,13 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-_ERROR_PAGE_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'"}
+# The error pages' one style block, allowed by its hash: no script, nothing else.
+_STYLE = ("body{font-family:sans-serif;max-width:36em;margin:4em auto;padding:0 1em;"
+          "color:#222}h1{font-size:1.6em}")
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+_ERROR_PAGE_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy":
+                       f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}';"
+                       " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}
 
 # state -> (HTTP status, title, explanation)
 _PAGES: dict[InvitationState, tuple[int, str, str]] = {
@@ -48,8 +56,7 @@ _TEMPLATE = """<!doctype html>
 <html lang="fr">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{title} — Téléconsultation</title>
-<style>body{{font-family:sans-serif;max-width:36em;margin:4em auto;padding:0 1em;
-color:#222}}h1{{font-size:1.6em}}</style></head>
+<style>{style}</style></head>
 <body><main><h1 data-testid="page-title">{title}</h1><p>{text}</p></main></body>
 </html>
 """
@@ -81,7 +88,7 @@ def error_page(state: InvitationState) -> web.Response:
 
 def message_page(status: int, title: str, text: str) -> web.Response:
     """A plain page (no script) with a title and one paragraph."""
-    body = _TEMPLATE.format(title=html.escape(title), text=html.escape(text))
+    body = _TEMPLATE.format(title=html.escape(title), text=html.escape(text), style=_STYLE)
     return web.Response(status=status, text=body, content_type="text/html",
                         charset="utf-8", headers=_ERROR_PAGE_HEADERS)
 

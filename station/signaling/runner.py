@@ -3,7 +3,10 @@
 Embedded, the station starts the server in its running asyncio loop
 (:func:`start_embedded`, a fresh station key, port 0 for an ephemeral port)
 and stops it when done. Standalone, ``station serve`` calls
-:func:`serve_forever` until SIGINT or SIGTERM.
+:func:`serve_forever` until SIGINT or SIGTERM. Both serve HTTPS/WSS only
+(:mod:`station.signaling.tls`); there is no plain-HTTP listener, not even
+one that redirects. :func:`start_server` without a context serves plain
+HTTP for in-process tests of the application only.
 """
 
 from __future__ import annotations
@@ -23,7 +26,17 @@ from aiohttp import web
 from station.oidc_config import OidcConfig
 from station.signaling.invitations import Invitations
 from station.signaling.server import DEFAULT_WEB_ROOT, STATE, SignalingState, create_app
+from station.signaling.tls import (
+    ClientTls,
+    ServerCertificate,
+    TlsSettings,
+    load_tls_settings,
+    own_server_tls,
+    server_certificate,
+    server_context,
+)
 from station.store.database import Store
+from station.turn_config import TurnConfig
 
 log = logging.getLogger(__name__)
 # Open sockets are closed on shutdown; this bounds waiting for handlers.
@@ -37,6 +50,9 @@ class RunningServer:
     url: str
     runner: web.AppRunner
     app: web.Application
+    # How a client on this machine reaches it over TLS (None: plain HTTP, tests).
+    client_tls: ClientTls | None = None
+    certificate: ServerCertificate | None = None
 
     @property
     def state(self) -> SignalingState:
@@ -60,11 +76,14 @@ class RunningServer:
 
 
 async def start_server(app: web.Application, host: str = "127.0.0.1", port: int = 0, *,
-                       ssl_context: ssl.SSLContext | None = None) -> RunningServer:
+                       ssl_context: ssl.SSLContext | None = None,
+                       client_tls: ClientTls | None = None) -> RunningServer:
     """Serve ``app`` on ``host:port`` in the running loop; returns the bound URL.
 
     Port 0 picks a free port. When the app was created without a public URL,
-    the bound URL becomes it (and its origin the allowed one).
+    the bound URL becomes it (and its origin the allowed one). With
+    ``ssl_context`` it is HTTPS/WSS only; ``client_tls`` is kept for the
+    clients of this machine that will reach it.
     """
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
@@ -81,30 +100,47 @@ async def start_server(app: web.Application, host: str = "127.0.0.1", port: int 
     if not state.public_url:
         state.set_public_url(url)
     log.info("signaling server listening on %s (public %s)", url, state.public_url)
-    return RunningServer(url, runner, app)
+    return RunningServer(url, runner, app, client_tls)
 
 
 async def start_embedded(store: Store, *, host: str = "127.0.0.1", port: int = 0,
                          public_url: str = "", station_key: str | None = None,
                          web_root: Path = DEFAULT_WEB_ROOT,
                          ice_servers: list[dict[str, Any]] | None = None,
-                         oidc: OidcConfig | None = None) -> RunningServer:
-    """The station's own server, with a fresh station key unless one is given;
-    ``oidc`` (``[oidc]`` of station.toml) turns on doctors' OpenID Connect sign-in."""
+                         oidc: OidcConfig | None = None,
+                         turn: TurnConfig | None = None,
+                         certificate: ServerCertificate | None = None,
+                         tls_settings: TlsSettings | None = None) -> RunningServer:
+    """The station's own server over HTTPS/WSS, with a fresh station key unless one
+    is given; ``oidc`` (``[oidc]`` of station.toml) turns on doctors' OpenID Connect
+    sign-in; ``turn`` (``[turn]``) hands doctors' consoles TURN credentials.
+
+    The certificate is ``certificate``, else the one ``[signaling]`` configures
+    (``tls_settings``, read from station.toml by default), else the local
+    self-signed one kept next to the store. The result's ``client_tls`` is how
+    the station's own client verifies it."""
     key = station_key or secrets.token_urlsafe(32)
+    settings = tls_settings if tls_settings is not None else load_tls_settings()
+    if certificate is None:
+        certificate = server_certificate(settings, store.path.parent)
+    context = server_context(certificate)
     app = create_app(store, station_key=key, public_url=public_url, web_root=web_root,
-                     ice_servers=ice_servers, oidc=oidc)
-    return await start_server(app, host, port)
+                     ice_servers=ice_servers, oidc=oidc, turn=turn)
+    running = await start_server(app, host, port, ssl_context=context)
+    running.client_tls = own_server_tls(certificate, settings, running.state.public_url)
+    running.certificate = certificate
+    return running
 
 
 async def serve_forever(app: web.Application, host: str, port: int,
-                        on_ready: Callable[[RunningServer], None] | None = None) -> None:
-    """Serve until SIGINT or SIGTERM, then stop cleanly."""
+                        on_ready: Callable[[RunningServer], None] | None = None, *,
+                        ssl_context: ssl.SSLContext) -> None:
+    """Serve over HTTPS/WSS until SIGINT or SIGTERM, then stop cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    running = await start_server(app, host, port)
+    running = await start_server(app, host, port, ssl_context=ssl_context)
     try:
         if on_ready is not None:
             on_ready(running)

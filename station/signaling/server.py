@@ -39,7 +39,7 @@ from station.clock import Clock, utc_now
 from station.errors import ValidationError
 from station.i18n import tr
 from station.oidc_config import OidcConfig
-from station.signaling import guard
+from station.signaling import guard, headers
 from station.signaling.invitations import (
     InvitationBook,
     InvitationError,
@@ -77,6 +77,8 @@ from station.signaling.stations import (
 )
 from station.signaling.tickets import InMemoryTicketBook, SqliteTicketBook, TicketBook
 from station.store.database import Store
+from station.turn import browser_ice_servers, user_label
+from station.turn_config import TurnConfig
 
 DEFAULT_WEB_ROOT = resource_path("web")
 # The join form's fields, as the station's validation names them.
@@ -117,6 +119,7 @@ class SignalingState:
     allowed_origins: set[str]
     explicit_origins: bool
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    turn: TurnConfig | None = None  # the relay whose credentials consoles get
     sockets: weakref.WeakSet[web.WebSocketResponse] = field(default_factory=weakref.WeakSet)
 
     @property
@@ -270,8 +273,14 @@ async def doctor_socket(request: web.Request) -> web.StreamResponse:
     # come back if this socket drops.
     rejoin = await state.tickets.issue(ticket.session_id, ticket.doctor_name,
                                        ticket.doctor_rpps, ttl=REJOIN_TICKET_TTL_SECONDS)
-    await ws.send_json({"type": "ticket", "ticket": rejoin,
-                        "expires_in": int(REJOIN_TICKET_TTL_SECONDS)})
+    greeting: dict[str, Any] = {"type": "ticket", "ticket": rejoin,
+                                "expires_in": int(REJOIN_TICKET_TTL_SECONDS)}
+    if state.turn is not None:
+        # The relay's credentials go to a redeemed ticket's socket only (an open
+        # /api/config would relay for anyone), fresh at each (re)connection.
+        greeting["iceServers"] = browser_ice_servers(
+            state.turn, user_label("doctor", ticket.session_id))
+    await ws.send_json(greeting)
     await serve_socket(ws, state.rooms, ticket.session_id, Role.DOCTOR, replace=False)
     return ws
 
@@ -316,7 +325,7 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
                rooms: RoomRegistry | None = None,
                ice_servers: list[dict[str, Any]] | None = None,
                oidc: OidcConfig | None = None, oidc_clock: Clock | None = None,
-               shared: SharedBackends | None = None,
+               shared: SharedBackends | None = None, turn: TurnConfig | None = None,
                ) -> web.Application:
     """The signaling application over ``store``.
 
@@ -334,9 +343,13 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
     rooms, tickets, stations and invitations elsewhere than this process and
     ``store``: the nodes of a cluster (:mod:`station.signaling.cluster`).
     Standalone without it, tickets live in ``store`` and survive a restart.
+    ``turn`` (``[turn]`` of station.toml) gives each doctor's socket fresh
+    time-limited credentials for the TURN relay (``iceServers`` in its first
+    message).
     """
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     guard.install(app)  # tokens cannot be tried by the thousand
+    headers.install(app)  # CSP, HSTS, no-referrer... on every response, 404s included
     standalone = station_key is None
     if shared is not None and not standalone:
         raise ValueError("shared backends are for standalone servers (no station_key)")
@@ -355,7 +368,7 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
         web_root=Path(web_root),
         allowed_origins={origin_of(o) for o in allowed_origins or ()},
         explicit_origins=allowed_origins is not None,
-        ice_servers=list(ice_servers or ()),
+        ice_servers=list(ice_servers or ()), turn=turn,
     )
     if public_url:
         state.set_public_url(public_url)

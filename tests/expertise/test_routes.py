@@ -135,7 +135,7 @@ def test_expired_and_unknown_links_get_the_french_pages(store: Store, session: E
         async with http.get(f"{url}/expertise/{token}") as r:
             assert r.status == 410
             assert "Lien expiré" in await r.text()
-            assert r.headers["Content-Security-Policy"] == "default-src 'none'"
+            assert r.headers["Content-Security-Policy"].startswith("default-src 'none';")
         async with http.get(f"{url}/expertise/{'x' * 43}") as r:
             assert r.status == 404
             assert "Lien inconnu ou révoqué" in await r.text()

@@ -1,8 +1,9 @@
-"""A real signaling server on 127.0.0.1, port 0, for tests without pytest-asyncio."""
+"""A real signaling server on 127.0.0.1, port 0, over TLS, for tests without pytest-asyncio."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,13 @@ from station.consent import Act
 from station.signaling.invitations import Invitations
 from station.signaling.runner import RunningServer, start_server
 from station.signaling.server import create_app
+from station.signaling.tls import (
+    ClientTls,
+    TlsSettings,
+    own_server_tls,
+    server_certificate,
+    server_context,
+)
 from station.store.database import Store
 from station.store.sessions import SessionRecords
 
@@ -39,6 +47,18 @@ def make_session(store: Store, session_id: str = SESSION) -> None:
     """A session row the invitations can point at."""
     SessionRecords(store).create(session_id, Act.TELECONSULTATION, "claire.m", "calling",
                                  datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+
+
+def local_tls(data_dir: Path) -> tuple[ssl.SSLContext, ClientTls]:
+    """The server context of the local certificate kept under ``data_dir`` (made on
+    first use), and the client side that trusts exactly that certificate."""
+    certificate = server_certificate(TlsSettings(), data_dir)
+    return server_context(certificate), own_server_tls(certificate, TlsSettings())
+
+
+def tls_session(client: ClientTls) -> aiohttp.ClientSession:
+    """A client session verifying the server's certificate with ``client``."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client.context))
 
 
 @dataclass
@@ -101,9 +121,10 @@ async def serving(store: Store, clock: Clock | None = None,
     if web_root is not None:
         extra["web_root"] = web_root
     app = create_app(store, station_key=KEY, **extra)
-    server = await start_server(app, "127.0.0.1", 0)
+    context, client = local_tls(store.path.parent)
+    server = await start_server(app, "127.0.0.1", 0, ssl_context=context, client_tls=client)
     try:
-        async with aiohttp.ClientSession() as http:
+        async with tls_session(client) as http:
             yield Harness(server, http)
     finally:
         await server.stop()

@@ -15,6 +15,7 @@ from station.signaling.runner import RunningServer, start_server
 from station.signaling.server import create_app
 from station.signaling.stations import StationDirectory
 from station.store.database import Store
+from tests.signaling.helpers import local_tls, tls_session
 
 
 @dataclass
@@ -30,6 +31,11 @@ class Standalone:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def ca(self) -> Path:
+        """The server's local certificate, for a station's ``[signaling] ca_file``."""
+        return self.store.path.parent / "tls" / "localhost.crt"
 
     def auth(self, station: str) -> dict[str, str]:
         """``Authorization`` for a station added by the fixture (``a`` or ``b``)."""
@@ -57,13 +63,16 @@ class Standalone:
 
 @asynccontextmanager
 async def standalone(path: Path, clock: Clock = utc_now) -> AsyncIterator[Standalone]:
-    """``station serve`` in-process over a store of its own at ``path``, stations ``a``/``b``."""
+    """``station serve`` in-process over a store of its own at ``path``, stations ``a``/``b``,
+    over TLS with the local certificate kept next to that store."""
     with Store.open(path) as store:
         stations = StationDirectory(store)
         keys = {name: stations.add(name, f"EHPAD {name.upper()}") for name in ("a", "b")}
-        server = await start_server(create_app(store, clock=clock), "127.0.0.1", 0)
+        context, client = local_tls(path.parent)
+        server = await start_server(create_app(store, clock=clock), "127.0.0.1", 0,
+                                    ssl_context=context, client_tls=client)
         try:
-            async with aiohttp.ClientSession() as http:
+            async with tls_session(client) as http:
                 yield Standalone(server, store, stations, keys, http)
         finally:
             await server.stop()

@@ -40,16 +40,19 @@ def test_no_section_means_the_embedded_server(tmp_path: Path) -> None:
 
 def test_missing_or_malformed_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SignalingConfigError, match="« key » manquant"):
-        load_signaling_config(write(tmp_path, '[signaling]\nurl = "http://x"\n'
+        load_signaling_config(write(tmp_path, '[signaling]\nurl = "https://x"\n'
                                               'station_id = "a"\n'), {})
     with pytest.raises(SignalingConfigError, match="illisible"):
         load_signaling_config(write(tmp_path, "[signaling\n"), {})
-    with pytest.raises(SignalingConfigError, match="http:// ou https://"):
+    with pytest.raises(SignalingConfigError, match="https:// attendu"):
         signaling_config("ftp://x", "a", "k", {})
+    # Signaling always goes over TLS: a plain-HTTP server is refused, not used.
+    with pytest.raises(SignalingConfigError, match="https:// attendu"):
+        signaling_config("http://signal.example.fr", "a", "k", {})
 
 
 def test_the_demo_refuses_a_remote_server_without_a_key(tmp_path: Path) -> None:
-    result = run_station("demo", "--wait-for-doctor", "--signaling-url", "http://127.0.0.1:9",
+    result = run_station("demo", "--wait-for-doctor", "--signaling-url", "https://127.0.0.1:9",
                          "--station-id", "ehpad-a", home=tmp_path,
                          env={"STATION_SIGNALING_KEY": ""})
     assert result.returncode == 2

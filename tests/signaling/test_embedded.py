@@ -18,15 +18,17 @@ def test_embedded_start_and_clean_stop_with_open_sockets(store: Store) -> None:
 
     async def body() -> None:
         server = await start_embedded(store)
-        assert server.url.startswith("http://127.0.0.1:")
+        assert server.url.startswith("https://127.0.0.1:")  # TLS only
         assert not server.url.endswith(":0")
         assert len(server.station_key) >= 43
         token, url = server.invitations.create(SESSION)
         assert url == f"{server.url}/join/{token}"
+        assert server.client_tls is not None
         async with aiohttp.ClientSession() as http:
             station = await http.ws_connect(
                 f"{server.url}/ws/station/{SESSION}",
-                headers={"Authorization": f"Bearer {server.station_key}"})
+                headers={"Authorization": f"Bearer {server.station_key}"},
+                **server.client_tls.options())
             await server.stop()
             closing = await station.receive(timeout=5)
             assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)

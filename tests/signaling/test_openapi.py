@@ -5,7 +5,8 @@ operations the running server has. Schemathesis (its CLI, in a subprocess)
 then generates requests from it against two real servers on 127.0.0.1:0 —
 ``station serve`` (standalone, in a subprocess, with a registered station's
 key so the stations' API is reached past its 401) and a station's embedded
-server (in a thread, over a store with a session) — with every check
+server (in a thread, over a store with a session), both over HTTPS with their
+local certificate, which schemathesis verifies — with every check
 (``--checks all``: no 5xx, status codes, content types, headers and bodies as
 documented, invalid data refused, valid data accepted, authentication not
 ignored…), a bounded number of examples per operation and a fixed seed; the
@@ -25,6 +26,7 @@ import logging
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -44,7 +46,7 @@ from station.signaling.runner import start_server
 from station.signaling.server import create_app
 from station.store.database import Store
 from tests.conftest import STATION_BIN, run_station
-from tests.signaling.helpers import KEY, make_session
+from tests.signaling.helpers import KEY, local_tls, make_session
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 MAX_EXAMPLES = 30  # per operation and phase
@@ -89,13 +91,16 @@ def unexpected_errors(log: str) -> list[str]:
     return bad
 
 
-def run_schemathesis(url: str, workdir: Path, *headers: str) -> subprocess.CompletedProcess[str]:
-    """``schemathesis run <url>/openapi.json --checks all`` against a running server."""
+def run_schemathesis(url: str, ca: Path, workdir: Path,
+                     *headers: str) -> subprocess.CompletedProcess[str]:
+    """``schemathesis run <url>/openapi.json --checks all`` against a running server
+    whose certificate ``ca`` is (verified, not skipped)."""
     config = workdir / "schemathesis.toml"
     config.write_text(CONFIG, encoding="utf-8")
     command = [str(SCHEMATHESIS), "--config-file", str(config), "--no-color", "run",
                f"{url}/openapi.json", "--max-examples", str(MAX_EXAMPLES),
                "--seed", str(SEED), "--workers", "1", "--request-timeout", "10",
+               "--tls-verify", str(ca),
                "--report", "junit", "--report-dir", str(workdir / "report")]
     for header in headers:
         command += ["--header", header]
@@ -113,16 +118,20 @@ def summary(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
     return {"operations": int(tested.group(1)), "cases": int(cases.group(1))}
 
 
-def fetch_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
+def fetch_json(url: str, ca: Path) -> Any:
+    with urllib.request.urlopen(url, timeout=5, context=trusting(ca)) as response:
         assert response.headers.get_content_type() == "application/json"
         return json.loads(response.read())
 
 
-def status_of(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+def trusting(ca: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(ca))
+
+
+def status_of(url: str, body: bytes, headers: dict[str, str], ca: Path) -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5, context=trusting(ca)) as response:
             return int(response.status), json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -132,22 +141,24 @@ def status_of(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]
 
 
 @contextmanager
-def station_serve(home: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """``station serve --port 0`` with stations ``a`` and ``b``: its URL and their keys;
-    on exit it is stopped with SIGTERM and its stderr checked for unexpected errors."""
+def station_serve(home: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """``station serve --port 0 --self-signed`` with stations ``a`` and ``b``: its URL,
+    their keys and its certificate; on exit it is stopped with SIGTERM and its stderr
+    checked for unexpected errors."""
     keys = {}
     for station_id in ("a", "b"):
         added = run_station("serve", "stations", "add", station_id, home=home)
         assert added.returncode == 0, added.stderr
         keys[station_id] = added.stdout.split("STATION-KEY ", 1)[1].split()[0]
     env = {**os.environ, "STATION_HOME": str(home)}
-    process = subprocess.Popen([str(STATION_BIN), "serve", "--port", "0"], env=env,
+    process = subprocess.Popen([str(STATION_BIN), "serve", "--port", "0", "--self-signed"],
+                               env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        found = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
+        found = re.search(r"https://127\.0\.0\.1:\d+", process.stdout.readline())
         assert found, process.stderr.read() if process.stderr else ""
-        yield found.group(0), keys
+        yield found.group(0), keys, home / "tls" / "localhost.crt"
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=15)
     finally:
@@ -174,9 +185,10 @@ class _Records(logging.Handler):
 
 
 @contextmanager
-def embedded(store_path: Path) -> Iterator[str]:
+def embedded(store_path: Path) -> Iterator[tuple[str, Path]]:
     """A station's embedded server (its key :data:`KEY`, a session) in a thread of its
-    own; on exit, no ERROR may have been logged but aiohttp's parser refusals."""
+    own, over TLS: its URL and certificate; on exit, no ERROR may have been logged but
+    aiohttp's parser refusals."""
     records = _Records()
     records.setFormatter(logging.Formatter("%(message)s"))
     logging.getLogger().addHandler(records)
@@ -190,7 +202,8 @@ def embedded(store_path: Path) -> Iterator[str]:
             make_session(store)
             app = create_app(store, station_key=KEY)
             unguarded(app)
-            server = await start_server(app, "127.0.0.1", 0)
+            context, _ = local_tls(store_path.parent)
+            server = await start_server(app, "127.0.0.1", 0, ssl_context=context)
             url.append(server.url)
             ready.set()
             try:
@@ -202,7 +215,7 @@ def embedded(store_path: Path) -> Iterator[str]:
     thread.start()
     try:
         assert ready.wait(15), "the embedded server did not start"
-        yield url[0]
+        yield url[0], store_path.parent / "tls" / "localhost.crt"
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(15)
@@ -232,13 +245,13 @@ def test_every_route_is_described(tmp_path: Path) -> None:
 
 def test_each_server_publishes_only_its_operations(tmp_path: Path) -> None:
     """The stations' API is published by a standalone server only."""
-    with station_serve(tmp_path / "serve") as (url, _):
-        paths = fetch_json(f"{url}/openapi.json")["paths"]
+    with station_serve(tmp_path / "serve") as (url, _, ca):
+        paths = fetch_json(f"{url}/openapi.json", ca)["paths"]
         assert "/api/invitations" in paths
         assert "/api/join/{token}" in paths
         assert "/oidc/callback" not in paths  # no [oidc] configured
-    with embedded(tmp_path / "embedded.sqlite3") as url:
-        paths = fetch_json(f"{url}/openapi.json")["paths"]
+    with embedded(tmp_path / "embedded.sqlite3") as (url, ca):
+        paths = fetch_json(f"{url}/openapi.json", ca)["paths"]
         assert "/api/invitations" not in paths
         assert "/api/expertise/{token}/answer" in paths
 
@@ -249,12 +262,12 @@ def test_each_server_publishes_only_its_operations(tmp_path: Path) -> None:
 @pytest.mark.timeout(180)
 def test_schemathesis_against_station_serve(tmp_path: Path) -> None:
     """``station serve`` with station ``a``'s key: every operation, every check."""
-    with station_serve(tmp_path / "home") as (url, keys):
+    with station_serve(tmp_path / "home") as (url, keys, ca):
         # A session of station b's: station a may not invite into it (403).
         assert status_of(f"{url}/api/invitations", b'{"session_id": "b-1"}',
                          {"Authorization": f"Bearer b.{keys['b']}",
-                          "Content-Type": "application/json"})[0] == 201
-        result = run_schemathesis(url, tmp_path, f"Authorization: Bearer a.{keys['a']}")
+                          "Content-Type": "application/json"}, ca)[0] == 201
+        result = run_schemathesis(url, ca, tmp_path, f"Authorization: Bearer a.{keys['a']}")
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     counts = summary(result)
     assert counts["operations"] == 11  # schemathesis leaves out /openapi.json
@@ -266,8 +279,8 @@ def test_schemathesis_against_embedded_server(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A station's own server (no stations' API): every operation, every check."""
     monkeypatch.setenv("STATION_HOME", str(tmp_path / "home"))
-    with embedded(tmp_path / "station.sqlite3") as url:
-        result = run_schemathesis(url, tmp_path)
+    with embedded(tmp_path / "station.sqlite3") as (url, ca):
+        result = run_schemathesis(url, ca, tmp_path)
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     counts = summary(result)
     assert counts["operations"] == 9  # schemathesis leaves out /openapi.json
@@ -281,10 +294,11 @@ def test_unknown_charset_is_a_400_not_a_500(tmp_path: Path) -> None:
     """``Content-Type: application/json; charset=bogus`` made aiohttp's ``request.text()``
     raise LookupError in every JSON handler: a 500. It is a bad request."""
     bogus = {"Content-Type": "application/json; charset=bogus"}
-    with station_serve(tmp_path / "home") as (url, keys):
+    with station_serve(tmp_path / "home") as (url, keys, ca):
         for path, extra in (("/api/join/x", {}), ("/api/expertise/x/answer", {}),
                             ("/api/invitations", {"Authorization": f"Bearer a.{keys['a']}"})):
-            status, body = status_of(url + path, b'{"session_id": "s"}', {**bogus, **extra})
+            status, body = status_of(url + path, b'{"session_id": "s"}', {**bogus, **extra},
+                                     ca)
             assert status == 400, (path, status, body)
             assert body["error"] in {"signaling.bad_request", "signaling.bad_invitation"}
 
@@ -294,9 +308,9 @@ def test_rpps_in_other_scripts_digits_is_a_400_not_a_500(tmp_path: Path) -> None
     Luhn check (ValueError): a 500 on the join and answer forms. It is a bad RPPS."""
     json_type = {"Content-Type": "application/json"}
     form = {"name": "Dr A", "rpps": "١٢٣٤٥٦٧٨٩٠١", "specialty": "MG", "conclusion": "RAS"}
-    with station_serve(tmp_path / "home") as (url, _):
+    with station_serve(tmp_path / "home") as (url, _, ca):
         for path in ("/api/join/x", "/api/expertise/x/answer"):
-            status, body = status_of(url + path, json.dumps(form).encode(), json_type)
+            status, body = status_of(url + path, json.dumps(form).encode(), json_type, ca)
             assert status == 400, (path, status, body)
             assert body == {"error": "rpps.digits", "field": "rpps",
                             "message": body["message"]}

@@ -185,7 +185,7 @@ def test_the_doctor_is_relayed_and_recorded_in_the_station_store(tmp_path: Path)
 
     async def body() -> None:
         async with standalone(tmp_path / "server.sqlite3") as h:
-            config = SignalingConfig(h.url, "a", h.keys["a"])
+            config = SignalingConfig(h.url, "a", h.keys["a"], h.ca)
             link = await InvitationClient(config).create(S1, timedelta(minutes=5))
             recorded = asyncio.Event()
 
@@ -195,7 +195,7 @@ def test_the_doctor_is_relayed_and_recorded_in_the_station_store(tmp_path: Path)
 
             call = StationCall({}, ice_servers=[])
             client = SignalingClient(h.url, S1, config.credential, call,
-                                     on_doctor_joined=on_joined)
+                                     on_doctor_joined=on_joined, tls=config.tls())
             running = asyncio.create_task(client.run())
             try:
                 for _ in range(100):  # the socket is seated
@@ -298,19 +298,20 @@ def test_a_malformed_doctor_joined_is_refused(store: Store) -> None:
 def test_the_invitation_client_reports_refusals(tmp_path: Path) -> None:
     async def body() -> None:
         async with standalone(tmp_path / "server.sqlite3") as h:
-            a = InvitationClient(SignalingConfig(h.url, "a", h.keys["a"]))
-            b = InvitationClient(SignalingConfig(h.url, "b", f"b.{h.keys['b']}"))  # as printed
+            a = InvitationClient(SignalingConfig(h.url, "a", h.keys["a"], h.ca))
+            # The credential as `stations add` printed it:
+            b = InvitationClient(SignalingConfig(h.url, "b", f"b.{h.keys['b']}", h.ca))
             link = await a.create(S1, timedelta(minutes=1), {"ward": "B2"})
             with pytest.raises(RemoteServerError) as refused:
                 await b.create(S1, timedelta(minutes=1))
             assert refused.value.status == 403
             assert "autre station" in refused.value.message
             assert await a.revoke(link.invitation_id) == "revoked"
-            wrong = InvitationClient(SignalingConfig(h.url, "a", "nope"))
+            wrong = InvitationClient(SignalingConfig(h.url, "a", "nope", h.ca))
             with pytest.raises(RemoteServerError) as unauthorised:
                 await wrong.create(S1, timedelta(minutes=1))
             assert unauthorised.value.status == 401
-        gone = InvitationClient(SignalingConfig(h.url, "a", "k"))
+        gone = InvitationClient(SignalingConfig(h.url, "a", "k", h.ca))
         with pytest.raises(RemoteServerError) as unreachable:
             await gone.create(S1, timedelta(minutes=1))
         assert unreachable.value.code == "signaling.remote_unreachable"

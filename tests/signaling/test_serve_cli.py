@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import sqlite3
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -55,12 +56,17 @@ def test_stations_are_added_listed_and_revoked(tmp_path: Path) -> None:
     assert "inconnue ou déjà révoquée" in twice.stderr
 
 
-def _status(url: str, key: str) -> int:
+def _trusting(home: Path) -> ssl.SSLContext:
+    """Verifies the server's local certificate (``--self-signed``) and nothing else."""
+    return ssl.create_default_context(cafile=str(home / "tls" / "localhost.crt"))
+
+
+def _status(url: str, key: str, home: Path) -> int:
     request = urllib.request.Request(
         f"{url}/api/invitations", data=b'{"session_id": "s-1", "ttl_s": 60}', method="POST",
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5, context=_trusting(home)) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
@@ -68,26 +74,29 @@ def _status(url: str, key: str) -> int:
 
 def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "STATION_HOME": str(tmp_path)}
-    process = subprocess.Popen([str(STATION_BIN), "serve", "--port", "0"], env=env,
+    process = subprocess.Popen([str(STATION_BIN), "serve", "--port", "0", "--self-signed"],
+                               env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        found = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        found = re.search(r"https://127\.0\.0\.1:(\d+)", line)
         assert found, line + (process.stderr.read() if process.stderr else "")
+        assert "Certificat TLS local auto-signé" in process.stdout.readline()
         assert "Aucune station enregistrée" in process.stdout.readline()
         url = found.group(0)
         try:
-            urllib.request.urlopen(f"{url}/join/unknown-token", timeout=5)
+            urllib.request.urlopen(f"{url}/join/unknown-token", timeout=5,
+                                   context=_trusting(tmp_path))
             raise AssertionError("an unknown link must not be served")
         except urllib.error.HTTPError as error:
             assert error.code == 404
             assert "Lien inconnu ou révoqué" in error.read().decode()
         # A station added while the server runs is known at once.
-        assert _status(url, "ehpad-a.nothing-yet") == 401
+        assert _status(url, "ehpad-a.nothing-yet", tmp_path) == 401
         key = added_key(tmp_path, "ehpad-a")
-        assert _status(url, f"ehpad-a.{key}") == 201
-        assert _status(url, key) == 401  # the key alone is not the credential
+        assert _status(url, f"ehpad-a.{key}", tmp_path) == 201
+        assert _status(url, key, tmp_path) == 401  # the key alone is not the credential
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=15)
     finally:
