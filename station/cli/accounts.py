@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from station.access import Role, parse_role
+from station.access import Permission, Role, parse_role, require
 from station.cli.common import cli_actor, cli_principal, open_store
 from station.i18n import tr
 from station.store.accounts import AccountDirectory
@@ -50,9 +50,15 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def add_account(args: argparse.Namespace) -> int:
-    """Create a nurse account with an argon2-hashed password."""
-    password = _read_password(args.password_stdin)
+    """Create an account (nurse by default) with an argon2-hashed password.
+
+    ``--as`` names the admin who creates it (refused for any other role, as
+    for a role change); without it the store's system account acts.
+    """
     with open_store() as store:
+        if args.actor:
+            require(cli_principal(store, args.actor), Permission.MANAGE_ACCOUNTS)
+        password = _read_password(args.password_stdin)
         account = AccountDirectory(store).create(args.login, args.name, password,
                                                  cli_actor(args.actor), parse_role(args.role))
     print(tr("cli.accounts.created", login=account.login, name=account.display_name))

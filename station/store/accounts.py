@@ -144,6 +144,7 @@ class AccountDirectory:
             verified = False
         if not verified:
             self._record(login, now, "failure")
+            self._trace_lock(login, now)
             raise SignInError("account.bad_credentials")
         if not row[2]:
             self._record(login, now, "disabled")
@@ -170,6 +171,19 @@ class AccountDirectory:
         extra = len(failures) - MAX_FAILURES
         delay: timedelta = min(FIRST_LOCK * (2 ** min(extra, 10)), LONGEST_LOCK)
         return failures[0] + delay
+
+    def _trace_lock(self, login: str, now: datetime) -> None:
+        """An ``account.locked`` audit row when this failure locks the login, and until when.
+
+        The lock itself is computed from the attempts (each audited); this row
+        says in the trail, in words, that a lock began and how long it lasts.
+        """
+        until = self.locked_until(login)
+        if until is None or until <= now:
+            return
+        with self._store.write() as conn:
+            audit.append(conn, actor=login or "?", action="account.locked", time=to_text(now),
+                         details={"login": login, "until": to_text(until)})
 
     def _record(self, login: str, now: datetime, outcome: str) -> None:
         with self._store.write() as conn:

@@ -5,6 +5,13 @@ inserting or removing a row breaks the chain from there on. A row may also
 carry the digest of the records it vouches for (a range of ids of one table,
 read back from SQLite after the write), so a changed measurement or consent
 is detected too. Verification re-reads everything; nothing is trusted.
+
+An account's role is not in its content digest (roles came after the first
+chains were written, and changing the digested columns would break them);
+it is checked against the role the trail itself states instead: the role
+given at creation (``account.created``, nurse for accounts made before roles)
+or by the latest ``account.role_changed``. A role changed in the database
+without an admin's audited act is caught, in old stores too.
 """
 
 from __future__ import annotations
@@ -78,6 +85,8 @@ ENTITY_COLUMNS: dict[str, str] = {
 # Rows of these tables change over time; only their latest audit row must match.
 MUTABLE_ENTITIES = frozenset({"accounts", "residents", "sessions", "invitations",
                               "expertise_links", "pins"})
+_ROLE_STATED_BY = {"account.created": "role", "account.role_changed": "after"}
+_ROLE_BEFORE_ROLES = "nurse"  # what migration 9 gave the accounts it found
 
 
 def digest_rows(rows: list[tuple[object, ...]]) -> str:
@@ -160,6 +169,7 @@ def verify(conn: sqlite3.Connection) -> AuditVerification:
     expected_prev = GENESIS_HASH
     expected_id = 1
     latest_for_mutable: dict[tuple[str, str], tuple[int, str]] = {}
+    stated_roles: dict[str, tuple[int, str]] = {}  # account id -> (audit row, role)
     rows = conn.execute(
         "SELECT id, time, actor, action, entity, first_id, last_id, content_hash, details,"
         " prev_hash, hash FROM audit ORDER BY id"
@@ -175,6 +185,8 @@ def verify(conn: sqlite3.Connection) -> AuditVerification:
         if _row_hash(prev_hash, fields) != row_hash:
             result.problems.append(tr("audit.row_altered", id=row_id))
         entity, first_id, last_id = row[4], row[5], row[6]
+        if entity == "accounts" and row[3] in _ROLE_STATED_BY:
+            stated_roles[first_id] = (row_id, _stated_role(row[3], _details))
         if content_hash is not None:
             if entity in MUTABLE_ENTITIES:
                 latest_for_mutable[(entity, first_id)] = (row_id, content_hash)
@@ -190,4 +202,29 @@ def verify(conn: sqlite3.Connection) -> AuditVerification:
                 tr("audit.record_altered", id=row_id, entity=entity,
                    first=record_id, last=record_id)
             )
+    result.problems.extend(_role_problems(conn, stated_roles))
     return result
+
+
+def _stated_role(action: str, details: str) -> str:
+    """The role an ``account.created`` or ``account.role_changed`` row states."""
+    try:
+        stated = json.loads(details).get(_ROLE_STATED_BY[action], _ROLE_BEFORE_ROLES)
+    except (ValueError, AttributeError):
+        return ""  # unreadable details: an altered row, reported by its hash
+    return str(stated)
+
+
+def _role_problems(conn: sqlite3.Connection,
+                   stated_roles: dict[str, tuple[int, str]]) -> list[str]:
+    """Accounts whose role is not the one the trail last stated for them."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(accounts)")}
+    if "role" not in columns:  # a store from before roles (a restore checks it unmigrated)
+        return []
+    problems = []
+    for account_id, login, role in conn.execute("SELECT id, login, role FROM accounts"):
+        stated = stated_roles.get(str(account_id))
+        if stated is not None and stated[1] != role:
+            problems.append(tr("audit.role_altered", id=stated[0], login=login, found=role,
+                               expected=stated[1]))
+    return problems
