@@ -118,6 +118,8 @@ class Counters:
     lost: int = 0
     queue_drops: int = 0
     cut_drops: int = 0
+    peak_queue_ms: float = 0.0  # the longest wait in the bottleneck queue admitted
+    peak_100ms_bytes: int = 0  # the most bytes arriving within one 100 ms slot (bursts)
 
 
 @dataclass
@@ -129,12 +131,19 @@ class Lane:
     last_release: float = 0.0
     queue: collections.deque[tuple[float, bytes]] = field(default_factory=collections.deque)
     counters: Counters = field(default_factory=Counters)
+    slot: int = 0
+    slot_bytes: int = 0
 
     def admit(self, frame: bytes, now: float, cut: bool, chance: random.Random) -> None:
         """Apply cut, loss and the bottleneck to one frame arriving at ``now``."""
         counters = self.counters
         counters.frames_in += 1
         counters.bytes_in += len(frame)
+        slot = int(now * 10)
+        if slot != self.slot:
+            self.slot, self.slot_bytes = slot, 0
+        self.slot_bytes += len(frame)
+        counters.peak_100ms_bytes = max(counters.peak_100ms_bytes, self.slot_bytes)
         model = self.model
         if cut:
             counters.cut_drops += 1
@@ -150,6 +159,7 @@ class Lane:
                 counters.queue_drops += 1
                 return
             self.busy_until = done
+            counters.peak_queue_ms = max(counters.peak_queue_ms, (done - now) * 1000)
         delay = model.delay_s
         if model.jitter_s > 0:
             delay += chance.uniform(-model.jitter_s, model.jitter_s)

@@ -790,6 +790,12 @@ function handleSnapshot(data) {
   if (!currentSnap) return Promise.resolve();
   currentSnap.chunks.push(bytes.slice());
   currentSnap.received += bytes.byteLength;
+  // The station paces a still on these acknowledgements (station/call/pacing.py):
+  // without them it would fill the link's buffer and freeze the live video.
+  const ch = state.channels.snapshots;
+  if (ch && ch.readyState === "open") {
+    ch.send(JSON.stringify({ type: "snapshot-ack", id: currentSnap.meta.id, received: currentSnap.received }));
+  }
   const pct = currentSnap.meta.size ? Math.min(100, Math.round((100 * currentSnap.received) / currentSnap.meta.size)) : null;
   const ph = currentSnap.tile && currentSnap.tile.querySelector(".ph");
   if (ph) ph.textContent = pct == null ? "Réception…" : `Réception… ${pct} %`;

@@ -22,6 +22,7 @@ CHANNELS = ("vitals", "waveforms", "snapshots", "report", "control")
 CALL_STATES = ("ringing", "connected", "reconnecting", "ended")
 # Not (yet) in the contract: liveness probe on `control`, once a second, both ways.
 HEARTBEAT = "heartbeat"
+SNAPSHOT_ACK = "snapshot-ack"  # the console's {"id", "received": bytes so far} on snapshots
 
 
 class MessageError(ValueError):
@@ -161,6 +162,12 @@ def snapshot_messages(snapshot_id: str, png: bytes,
     yield encode({"type": "snapshot-end", "id": snapshot_id})
 
 
+def snapshot_ack_message(snapshot_id: str, received: int) -> dict[str, Any]:
+    """``{"type": "snapshot-ack", "id", "received"}``: what a receiver answers to each chunk,
+    so the sender can pace the transfer (:mod:`station.call.pacing`)."""
+    return {"type": SNAPSHOT_ACK, "id": snapshot_id, "received": received}
+
+
 @dataclass
 class ReceivedSnapshot:
     """A snapshot put back together; ``intact`` says whether size and SHA-256 match."""
@@ -176,6 +183,12 @@ class SnapshotAssembler:
 
     _header: dict[str, Any] | None = None
     _chunks: list[bytes] = field(default_factory=list)
+    received: int = 0  # bytes of the current snapshot so far
+
+    @property
+    def current_id(self) -> str | None:
+        """The id of the snapshot being received, if any."""
+        return None if self._header is None else str(self._header.get("id", ""))
 
     def feed(self, message: str | bytes) -> ReceivedSnapshot | None:
         """Take one message; returns the snapshot on snapshot-end, else None."""
@@ -183,10 +196,11 @@ class SnapshotAssembler:
             if self._header is None:
                 raise MessageError("snapshot chunk outside snapshot-begin/end")
             self._chunks.append(message)
+            self.received += len(message)
             return None
         parsed = decode(message)
         if parsed["type"] == "snapshot-begin":
-            self._header, self._chunks = parsed, []
+            self._header, self._chunks, self.received = parsed, [], 0
             return None
         if parsed["type"] == "snapshot-end" and self._header is not None:
             header, data = self._header, b"".join(self._chunks)

@@ -15,6 +15,7 @@ aioice take about 30 s). Three missed heartbeats mean ``reconnecting``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -50,6 +51,7 @@ from station.call.events import (
 )
 from station.call.link import Decision, LinkMonitor, LinkPolicy
 from station.call.opus import InlineOpusTrack, StethoscopeOpusEncoder, install_encoder
+from station.call.pacing import ScavengerWindow
 from station.call.tracks import BlockAudioTrack, TrackHub
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,8 @@ class StationCall:
     """
 
     def __init__(self, sources: Mapping[str, MediaStreamTrack | None], *,
-                 ice_servers: Sequence[RTCIceServer], hub: TrackHub | None = None,
+                 ice_servers: Sequence[RTCIceServer] | Callable[[], Sequence[RTCIceServer]],
+                 hub: TrackHub | None = None,
                  context: Mapping[str, Any] | None = None, heartbeat_interval: float = 1.0,
                  missed_heartbeats: int = 3, link_policy: LinkPolicy | None = None,
                  link_interval: float = 2.0, adapt_video: bool = False) -> None:
@@ -85,7 +88,8 @@ class StationCall:
         self._silence = BlockAudioTrack() if self._sources["voice"] is None else None
         if self._silence is not None:
             self._sources["voice"] = self._silence
-        self._ice_servers = list(ice_servers)
+        # A callable is asked at each new connection (fresh TURN credentials).
+        self._ice_servers = ice_servers if callable(ice_servers) else list(ice_servers)
         self._hub = hub or TrackHub()
         self.context = dict(context) if context is not None else None
         self.heartbeat_interval = heartbeat_interval
@@ -99,6 +103,9 @@ class StationCall:
         self._monitor: asyncio.Task[None] | None = None
         # Video size and frame rate follow the link (station/call/adapt.py).
         self.video_policy = AdaptPolicy() if adapt_video else None
+        # Snapshots being sent, by id, each with its pacing window and a wake-up on ack.
+        self._snapshot_pacers: dict[str, tuple[ScavengerWindow, asyncio.Event]] = {}
+        self._bulk_base_rtt: float | None = None  # this connection's smallest round trip
         self.video_adaptation: VideoAdaptation | None = None
         self._adapting: asyncio.Task[None] | None = None
         self.link_policy = link_policy
@@ -184,7 +191,9 @@ class StationCall:
     def _build(self) -> RTCPeerConnection:
         # max-bundle: under "balanced", aiortc 1.16 leaves a second audio transceiver on a
         # transport it discards when the answer bundles everything: that stream never flows.
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers,
+        self._bulk_base_rtt = None  # a new connection may take another path
+        servers = self._ice_servers() if callable(self._ice_servers) else self._ice_servers
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(servers),
                                                 bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self._senders = {}
         adaptation = None if self.video_policy is None else VideoAdaptation(
@@ -297,12 +306,16 @@ class StationCall:
     # --- receiving -------------------------------------------------------------
 
     def _on_message(self, channel: str, message: str | bytes) -> None:
-        if channel not in ("report", "control"):
-            return  # the doctor only writes on report and control
+        if channel not in ("report", "control", "snapshots"):
+            return  # the doctor only writes on report and control, and acknowledges stills
         try:
             parsed = messages.decode(message)
         except messages.MessageError as error:
             log.warning("bad message on %s: %s", channel, error)
+            return
+        if channel == "snapshots":
+            if parsed["type"] == messages.SNAPSHOT_ACK:
+                self._on_snapshot_ack(parsed)
             return
         if channel == "control":
             if parsed["type"] == messages.HEARTBEAT:
@@ -385,21 +398,64 @@ class StationCall:
         return self._send("control", message, keep=False)
 
     async def send_snapshot(self, png: bytes, meta: Mapping[str, Any]) -> str:
-        """Send a PNG on ``snapshots`` in ≤ 16 KiB chunks; returns its id (channel must be open)."""
+        """Send a PNG on ``snapshots`` in ≤ 16 KiB chunks; returns its id (channel must be open).
+
+        The chunks are paced by the console's ``snapshot-ack`` messages
+        (:mod:`station.call.pacing`): the still takes the link's spare
+        capacity, not the live media's. A receiver that never acknowledges
+        gets the rest unpaced, as fast as SCTP's buffer drains.
+        """
         channel = self._channels.get("snapshots")
         if channel is None or channel.readyState != "open":
             raise CallError("snapshots channel is not open")
         snapshot_id = uuid.uuid4().hex
         channel.bufferedAmountLowThreshold = _SNAPSHOT_BUFFER // 2
-        for part in messages.snapshot_messages(snapshot_id, png, meta):
-            if channel.bufferedAmount > _SNAPSHOT_BUFFER:
-                drained = asyncio.Event()
-                channel.once("bufferedamountlow", drained.set)
-                await drained.wait()
-            if channel.readyState != "open":
-                raise CallError("snapshots channel closed while sending")
-            channel.send(part)
+        pacer = ScavengerWindow(base_rtt=self._bulk_base_rtt)
+        progress = asyncio.Event()
+        self._snapshot_pacers[snapshot_id] = (pacer, progress)
+        paced = True
+        try:
+            for part in messages.snapshot_messages(snapshot_id, png, meta):
+                if isinstance(part, bytes) and paced:
+                    paced = await self._pace(pacer, progress, len(part))
+                if channel.bufferedAmount > _SNAPSHOT_BUFFER:
+                    drained = asyncio.Event()
+                    channel.once("bufferedamountlow", drained.set)
+                    await drained.wait()
+                if channel.readyState != "open":
+                    raise CallError("snapshots channel closed while sending")
+                channel.send(part)
+                if isinstance(part, bytes):
+                    pacer.sent(len(part), time.monotonic())
+        finally:
+            del self._snapshot_pacers[snapshot_id]
+            self._bulk_base_rtt = pacer.base_rtt
+        log.info("snapshot sent: %d bytes, window %.0f KiB, round trip %.0f ms (base %.0f ms)%s",
+                 len(png), pacer.window / 1024, pacer.rtt() * 1000,
+                 (pacer.base_rtt or 0) * 1000, "" if paced else ", unpaced (no acknowledgement)")
         return snapshot_id
+
+    async def _pace(self, pacer: ScavengerWindow, progress: asyncio.Event, size: int) -> bool:
+        """Wait until ``pacer`` lets ``size`` bytes go; False when the receiver has
+        stopped acknowledging (the caller then sends unpaced)."""
+        while (wait := pacer.wait_before(size, time.monotonic())) > 0:
+            if pacer.stalled(time.monotonic()):
+                log.warning("the doctor's console does not acknowledge snapshot chunks:"
+                            " sending the rest unpaced")
+                return False
+            progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(progress.wait(), wait)
+        return True
+
+    def _on_snapshot_ack(self, parsed: Mapping[str, Any]) -> None:
+        entry = self._snapshot_pacers.get(str(parsed.get("id", "")))
+        received = parsed.get("received")
+        if entry is None or not isinstance(received, int) or isinstance(received, bool):
+            return
+        pacer, progress = entry
+        pacer.acked(received, time.monotonic())
+        progress.set()
 
     # --- media switches --------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from devices.camera import open_camera
 from station.call.events import CallState, StateChanged
 from station.call.link import LinkPolicy
 from station.call.loopback import allow_loopback_candidates
-from station.call.messages import SnapshotAssembler
+from station.call.messages import SnapshotAssembler, snapshot_ack_message
 from station.call.peer import StationCall
 from station.call.tracks import CameraTrack, StethoscopeTrack
 
@@ -49,6 +49,7 @@ class Doctor:
         self.channels: dict[str, Any] = {}
         self.snapshots = SnapshotAssembler()
         self.received_snapshots: list[Any] = []
+        self.ack_snapshots = True  # False plays a console that never acknowledges chunks
         self.tasks: list[asyncio.Task[None]] = []
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._on_channel)
@@ -107,6 +108,10 @@ class Doctor:
                 snapshot = self.snapshots.feed(message)
                 if snapshot is not None:
                     self.received_snapshots.append(snapshot)
+                elif isinstance(message, bytes) and self.ack_snapshots:
+                    # As the console does: the station paces stills on these.
+                    channel.send(json.dumps(snapshot_ack_message(
+                        self.snapshots.current_id or "", self.snapshots.received)))
                 return
             parsed = json.loads(message)
             self.messages[channel.label].append(parsed)

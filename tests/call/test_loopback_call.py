@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+
+import pytest
 
 from devices.measurement import Kind, Measurement, Quality
 from station.call.events import CallState, ControlReceived, ReportDraftReceived
@@ -42,7 +46,10 @@ def test_media_tracks_in_contract_order_with_1280x720_video() -> None:
         async with loopback_call() as loop_call:
             doctor = loop_call.doctor
             await media_rises(loop_call)
-            assert doctor.video_sizes == {0: (1280, 720), 1: (1280, 720)}
+            # The call opens small and goes straight to 1280x720 once the first receiver
+            # reports show a fast, clean link (station/call/adapt.py).
+            await until(lambda: doctor.video_sizes == {0: (1280, 720), 1: (1280, 720)},
+                        "both videos at 1280x720")
             kinds = [t.kind for t in doctor.pc.getTransceivers()]
             assert kinds == ["video", "video", "audio", "audio"]
             offer = doctor.pc.remoteDescription.sdp
@@ -92,6 +99,35 @@ def test_vitals_snapshot_and_report_channels() -> None:
             await until(lambda: any(isinstance(e, ReportDraftReceived) for e in loop_call.events),
                         "doctor draft announced")
             assert [r["revision"] for r in call.report_revisions] == [1, 2]
+
+    run(scenario)
+
+
+def test_a_still_is_paced_on_acknowledgements_and_survives_a_silent_receiver(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The doctor acknowledges each piece (as the console does): the transfer is paced
+    and its round trips learnt. A receiver that never acknowledges still gets the whole
+    file, unpaced after the station gives up waiting."""
+    caplog.set_level(logging.INFO, logger="station.call.peer")
+
+    async def scenario() -> None:
+        async with loopback_call() as loop_call:
+            call, doctor = loop_call.call, loop_call.doctor
+            await until(lambda: "snapshots" in doctor.channels, "snapshots channel open")
+            png = bytes(random.Random(3).randbytes(600_000))
+            await call.send_snapshot(png, {"name": "peau.png", "exam": "dermatoscope"})
+            await until(lambda: len(doctor.received_snapshots) == 1, "paced still arrives")
+            assert doctor.received_snapshots[0].data == png
+            assert call._bulk_base_rtt is not None  # acknowledgements gave round trips
+            sent = [r.getMessage() for r in caplog.records if "snapshot sent" in r.getMessage()]
+            assert sent and "unpaced" not in sent[-1]
+
+            doctor.ack_snapshots = False
+            await call.send_snapshot(png[::-1], {"name": "peau2.png", "exam": "dermatoscope"})
+            await until(lambda: len(doctor.received_snapshots) == 2, "unpaced still arrives")
+            assert doctor.received_snapshots[1].data == png[::-1]
+            assert doctor.received_snapshots[1].intact
+            assert any("does not acknowledge" in r.getMessage() for r in caplog.records)
 
     run(scenario)
 
