@@ -52,7 +52,10 @@ from station.call.events import (
 from station.call.link import Decision, LinkMonitor, LinkPolicy
 from station.call.opus import InlineOpusTrack, StethoscopeOpusEncoder, install_encoder
 from station.call.pacing import ScavengerWindow
+from station.call.sctp import tune_sctp
 from station.call.tracks import BlockAudioTrack, TrackHub
+
+tune_sctp()  # vitals on a poor link: see station/call/sctp.py
 
 log = logging.getLogger(__name__)
 STREAMS = ("room", "exam", "voice", "stethoscope")  # transceiver order of the contract
