@@ -321,6 +321,9 @@ def _remote_signaling(url: str | None, station_id: str | None) -> SignalingConfi
 
 async def _serve_live(runtime: StationRuntime, session: SessionEngine,
                       link_valid: timedelta) -> int:
+    from station.signaling.runner import survive_broken_pipes  # noqa: PLC0415 - aiohttp
+
+    survive_broken_pipes()  # a doctor's browser closing mid-write must not kill the station
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -132,10 +132,23 @@ async def start_embedded(store: Store, *, host: str = "127.0.0.1", port: int = 0
     return running
 
 
+def survive_broken_pipes() -> None:
+    """Let a long-running server outlive a peer that vanished mid-write.
+
+    ``station``'s entry point restores SIGPIPE's default so that ``station … |
+    head`` ends quietly; in a server that default kills the whole process the
+    moment it writes to a socket its peer reset (a TLS close_notify to a closed
+    browser tab, a socket dropped by a NAT). Ignored, the write fails with
+    EPIPE and only that connection ends. Call it from the main thread."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
 async def serve_forever(app: web.Application, host: str, port: int,
                         on_ready: Callable[[RunningServer], None] | None = None, *,
                         ssl_context: ssl.SSLContext) -> None:
     """Serve over HTTPS/WSS until SIGINT or SIGTERM, then stop cleanly."""
+    survive_broken_pipes()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -177,6 +177,9 @@ def own_server_tls(certificate: ServerCertificate, settings: TlsSettings,
     """How the station reaches its embedded server on the loopback: its local
     certificate exactly; a configured one as the doctors do, by the public name."""
     if certificate.local:
-        return ClientTls(client_context(only=certificate.cert_file))
+        # Trusting that one certificate is the check; its name is "localhost"
+        # whatever address the server listens on (a LAN address in a demo).
+        return ClientTls(client_context(only=certificate.cert_file),
+                         server_hostname="localhost")
     host = urlsplit(public_url).hostname if public_url else None
     return ClientTls(client_context(settings.ca_file), server_hostname=host or None)

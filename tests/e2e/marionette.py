@@ -68,8 +68,12 @@ class Firefox:
         self._buffer = b""
         self._next_id = 0
         self._read()  # the greeting: {"applicationType": "gecko", "marionetteProtocol": 3}
-        self.capabilities = self.command("WebDriver:NewSession",
-                                         {"capabilities": {"acceptInsecureCerts": True}})
+        # Marionette reads the capabilities from the parameters themselves (nested
+        # under "capabilities" they were ignored): the test servers' certificate is
+        # their local self-signed one.
+        self.capabilities = self.command("WebDriver:NewSession", {"acceptInsecureCerts": True})
+        if not self.capabilities.get("capabilities", {}).get("acceptInsecureCerts"):
+            raise MarionetteError("Firefox refused acceptInsecureCerts")
 
     def _connect(self) -> socket.socket:
         deadline = time.monotonic() + self.timeout

@@ -111,7 +111,7 @@ def test_the_expert_answers_from_the_emailed_link(
         (raw,) = relay.received()[EXPERT.email]
         mail = email.message_from_bytes(raw, policy=email.policy.default)
         body = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-        match = re.search(r"http://127\.0\.0\.1:\d+/expertise/[A-Za-z0-9_-]+", body)
+        match = re.search(r"https://127\.0\.0\.1:\d+/expertise/[A-Za-z0-9_-]+", body)
         assert match is not None, body
         link = match.group(0)
         photo = store.conn.execute("SELECT width, height, file_sha256 FROM snapshots"

@@ -3,9 +3,11 @@
 Two real subprocesses with two data directories: ``station serve`` (its own
 store, a station key added through the CLI) and ``station demo
 --wait-for-doctor --signaling-url … --station-id …`` (the key from
-``STATION_SIGNALING_KEY``). Headless Chromium opens the link the server made,
-joins, the call connects and video decodes; the doctor who joined is in the
-station's store, not the server's.
+``STATION_SIGNALING_KEY``). The server has its local self-signed certificate
+(``--self-signed``), which the station trusts through ``[signaling] ca_file``.
+Headless Chromium opens the link the server made, joins, the call connects
+and video decodes; the doctor who joined is in the station's store, not the
+server's.
 """
 
 from __future__ import annotations
@@ -41,22 +43,22 @@ STATION_ID = "ehpad-tilleuls"
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
-    """A running ``station serve``: its URL, the station's key, its store."""
+    """A running ``station serve --self-signed``: its URL, the station's key, its home."""
     home = tmp_path / "server"
     added = run_station("serve", "stations", "add", STATION_ID, "--name", "EHPAD Les Tilleuls",
                         home=home)
     assert added.returncode == 0, added.stderr
     key = next(line.split(" ", 1)[1] for line in added.stdout.splitlines()
                if line.startswith("STATION-KEY "))
-    process = subprocess.Popen([str(STATION), "serve", "--port", "0"],
+    process = subprocess.Popen([str(STATION), "serve", "--port", "0", "--self-signed"],
                                env={**os.environ, "STATION_HOME": str(home)},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        found = re.search(r"http://127\.0\.0\.1:\d+", line)
+        found = re.search(r"https://127\.0\.0\.1:\d+", line)
         assert found, line
-        yield found.group(0), key, home / "station.sqlite3"
+        yield found.group(0), key, home
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -69,8 +71,14 @@ def serve(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
 
 def test_a_station_calls_through_a_separate_server(
         serve: tuple[str, str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url, key, server_store = serve
+    url, key, server_home = serve
+    server_store = server_home / "station.sqlite3"
     monkeypatch.setenv("STATION_SIGNALING_KEY", key)
+    # The station verifies the server's certificate: this one is trusted by configuration.
+    (tmp_path / "station").mkdir()
+    (tmp_path / "station" / "station.toml").write_text(
+        f'[signaling]\nca_file = "{server_home / "tls" / "localhost.crt"}"\n',
+        encoding="utf-8")
     station = Station(tmp_path / "station",
                       options=["--signaling-url", url, "--station-id", STATION_ID])
     try:
