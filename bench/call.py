@@ -243,12 +243,12 @@ def open_call(browser: Any, station: Station) -> tuple[Any, Any, float]:
     page = context.new_page()
     page.set_default_timeout(TIMEOUT * 1000)
     page.goto(station.link)
-    page.wait_for_function("window.__console !== undefined")
+    page.wait_for_function("() => window.__console !== undefined")
     page.evaluate(FIRST_FRAME_JS)
     page.get_by_test_id("join-name").fill("Dr Jeanne Lefèvre")
     page.get_by_test_id("join-rpps").fill(RPPS)
     page.get_by_test_id("join-submit").click()
-    page.wait_for_function("window.__bench_first_frame !== null", polling=50)
+    page.wait_for_function("() => window.__bench_first_frame !== null", polling=50)
     return context, page, float(page.evaluate("window.__bench_first_frame")) / 1000
 
 

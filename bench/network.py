@@ -268,11 +268,11 @@ def open_call(lab: EmulatedLab, browser: Any, home: Path) -> Iterator[Call]:
         page = context.new_page()
         page.set_default_timeout(TIMEOUT * 1000)
         page.goto(station.link)
-        page.wait_for_function("window.__console !== undefined")
+        page.wait_for_function("() => window.__console !== undefined")
         page.get_by_test_id("join-name").fill("Dr Jeanne Lefèvre")
         page.get_by_test_id("join-rpps").fill(RPPS)
         page.get_by_test_id("join-submit").click()
-        page.wait_for_function("window.__console.pc && window.__console.state.callState"
+        page.wait_for_function("() => window.__console.pc && window.__console.state.callState"
                                " === 'connected'", timeout=TIMEOUT * 1000)
         page.evaluate(MONITOR_JS)
         yield Call(station, page)

@@ -132,12 +132,12 @@ def grab_frames(link: str, count: int, spacing: float,
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.set_default_timeout(TIMEOUT * 1000)
             page.goto(link)
-            page.wait_for_function("window.__console !== undefined")
+            page.wait_for_function("() => window.__console !== undefined")
             page.get_by_test_id("join-name").fill("Dr Jeanne Lefèvre")
             page.get_by_test_id("join-rpps").fill(RPPS)
             page.get_by_test_id("join-submit").click()
             page.wait_for_function(
-                "document.querySelector('[data-testid=video-exam]').videoWidth > 0")
+                "() => document.querySelector('[data-testid=video-exam]').videoWidth > 0")
             page.locator(f".seg-btn[data-exam='{scene}']").click()
             time.sleep(4.0)  # the switch, a key frame and the encoder's ramp-up
             while len(frames) < count:

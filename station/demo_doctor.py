@@ -51,7 +51,7 @@ def join(page: Any, link: str, name: str = "Dr Jeanne Lefèvre", rpps: str = DEM
     """Open the doctor's link in ``page`` and join with a name and an RPPS number."""
     page.set_default_timeout(timeout_s * 1000)
     page.goto(link)
-    page.wait_for_function("window.__console !== undefined")
+    page.wait_for_function("() => window.__console !== undefined")
     page.get_by_test_id("join-name").fill(name)
     page.get_by_test_id("join-rpps").fill(rpps)
     page.get_by_test_id("join-submit").click()

@@ -72,7 +72,7 @@ def test_the_console_is_a_secure_context_under_its_csp(server: RunningServer) ->
             response = page.goto(link)
             assert response is not None and response.status == 200
             assert response.headers["strict-transport-security"].startswith("max-age=")
-            page.wait_for_function("window.__console !== undefined")  # the module ran
+            page.wait_for_function("() => window.__console !== undefined")  # the module ran
             assert page.evaluate("[window.isSecureContext, location.protocol]") == [
                 True, "https:"]
             assert complaints == []  # the console needs nothing the policy forbids

@@ -68,7 +68,7 @@ class Provider:
 
     @property
     def station_url(self) -> str:
-        return f"http://127.0.0.1:{self.station_port}"
+        return f"https://127.0.0.1:{self.station_port}"  # the station serves TLS only
 
 
 @contextmanager
@@ -78,7 +78,7 @@ def running_provider() -> Iterator[Provider]:
     install_provider()
     port = free_port()
     process = subprocess.Popen(
-        [node, "server.js", "--redirect-uri", f"http://127.0.0.1:{port}/oidc/callback"],
+        [node, "server.js", "--redirect-uri", f"https://127.0.0.1:{port}/oidc/callback"],
         cwd=PROVIDER_DIR, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert process.stdout is not None

@@ -22,7 +22,7 @@ from station.signaling.runner import RunningServer, start_server
 from station.signaling.server import create_app
 from station.store.database import Store
 from tests.oidc.provider import DR_MARTIN, STATION_CLIENT, Provider, query_of, sign_in_at_provider
-from tests.signaling.helpers import KEY, SESSION, make_session
+from tests.signaling.helpers import KEY, SESSION, local_tls, make_session
 
 
 def station_config(provider: Provider, **overrides: Any) -> OidcConfig:
@@ -81,9 +81,12 @@ async def station(store: Store, provider: Provider, *, clock: Clock | None = Non
     make_session(store)
     app = create_app(store, station_key=KEY, public_url=provider.station_url,
                      oidc=station_config(provider, **config), oidc_clock=clock)
-    server = await start_server(app, "127.0.0.1", provider.station_port)
+    context, client = local_tls(store.path.parent)
+    server = await start_server(app, "127.0.0.1", provider.station_port, ssl_context=context)
     try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                         connector=aiohttp.TCPConnector(ssl=client.context)
+                                         ) as http:
             yield Station(server, http)
     finally:
         await server.stop()

@@ -21,7 +21,7 @@ from station.store.database import Store
 from station.store.sessions import SessionRecords
 from tests.oidc.provider import DR_MARTIN, DR_MARTIN_NAME, DR_MARTIN_RPPS, Provider
 from tests.oidc.station_side import station_config
-from tests.signaling.helpers import KEY, SESSION, make_session
+from tests.signaling.helpers import KEY, SESSION, local_tls, make_session
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -51,7 +51,9 @@ def test_the_doctor_signs_in_and_joins_with_the_verified_rpps(
     async def start() -> RunningServer:
         app = create_app(store, station_key=KEY, public_url=provider.station_url,
                          oidc=station_config(provider, required=True))
-        return await start_server(app, "127.0.0.1", provider.station_port)
+        context, _ = local_tls(tmp_path)
+        return await start_server(app, "127.0.0.1", provider.station_port,
+                                  ssl_context=context)
 
     server: RunningServer = on_loop(start())
     try:
@@ -79,7 +81,7 @@ def test_the_doctor_signs_in_and_joins_with_the_verified_rpps(
             assert rpps.evaluate("e => e.readOnly") is True
             sync_api.expect(page.get_by_test_id("join-name")).to_have_value(DR_MARTIN_NAME)
             page.get_by_test_id("join-submit").click()
-            page.wait_for_function("window.__console.state.phase === 'call'")
+            page.wait_for_function("() => window.__console.state.phase === 'call'")
             assert page.evaluate("window.__console.state.doctor.rpps") == DR_MARTIN_RPPS
             browser.close()
         [event] = [e.data for e in SessionRecords(store).events(SESSION)
