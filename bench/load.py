@@ -29,6 +29,10 @@ Everything runs on this machine, in three processes:
 - this process: registers the stations, starts both, samples the server's
   CPU and memory from ``/proc``, prints the table.
 
+Everything goes over TLS, as in production: the server runs on its local
+certificate (``--self-signed``, ECDSA P-256) and every client verifies it;
+the handshakes are part of the set-up times and of the server's CPU.
+
 Relay latency: every relayed message carries its sender's ``time.monotonic()``
 at sending (in the SDP's session name ``s=``, or the bye's reason: the server
 relays only the protocol's fields) and the receiver takes arrival − send, in
@@ -72,6 +76,7 @@ from typing import IO, Any
 import aiohttp
 
 from station.signaling.client_api import InvitationClient, signaling_config
+from station.signaling.tls import client_context
 
 STATION = Path(sys.executable).parent / "station"
 SERVER_CORE, GENERATOR_CORE = 0, 1
@@ -221,6 +226,7 @@ class Plan:
     interval: float
     figures: Figures
     hold_over: asyncio.Event
+    ca: Path  # the server's certificate, the one the clients trust
 
 
 class Session:
@@ -229,7 +235,7 @@ class Session:
     def __init__(self, plan: Plan, index: int, station_id: str, key: str) -> None:
         self.plan = plan
         self.session_id = f"load-{index:05d}"
-        self.config = signaling_config(plan.url, station_id, key)
+        self.config = signaling_config(plan.url, station_id, key, ca_file=plan.ca)
         self.station = Side(f"station {self.session_id}", plan.figures)
         self.doctor = Side(f"doctor {self.session_id}", plan.figures)
         self.seq = 0
@@ -328,13 +334,16 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
     keys = json.loads(Path(args.keys).read_text(encoding="utf-8"))
     offer, answer = await real_sdps()
     figures, hold_over, stop = Figures(), asyncio.Event(), asyncio.Event()
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    # TLS as a station and a browser would: the server's (local) certificate verified.
+    ca = Path(args.ca)
+    connector = aiohttp.TCPConnector(limit=0, force_close=False,
+                                     ssl=client_context(only=ca))
     timeout = aiohttp.ClientTimeout(total=STEP_TIMEOUT)
     lags: list[float] = []
     sampler = loop_lag_sampler(lags, stop)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout,
                                      raise_for_status=False) as http:
-        plan = Plan(args.url, http, offer, answer, args.interval, figures, hold_over)
+        plan = Plan(args.url, http, offer, answer, args.interval, figures, hold_over, ca)
         sessions = [Session(plan, i, *keys[i % len(keys)]) for i in range(args.sessions)]
         gate = asyncio.Semaphore(args.concurrency)
 
@@ -436,7 +445,7 @@ def pct(values: list[float], q: float) -> float:
 def start_server(home: Path, port: int, log: IO[str]) -> subprocess.Popen[str]:
     server = subprocess.Popen(
         pinned(SERVER_CORE, [str(STATION), "--home", str(home), "serve", "--host", "127.0.0.1",
-                             "--port", str(port)]),
+                             "--port", str(port), "--self-signed"]),
         stdout=subprocess.PIPE, stderr=log, text=True)
     assert server.stdout is not None
     deadline = time.monotonic() + 30
@@ -466,7 +475,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with open(home / "server.log", "w+", encoding="utf-8") as log:
             server = start_server(home, port, log)
             try:
-                result = drive(args, server.pid, f"http://127.0.0.1:{port}", keys)
+                result = drive(args, server.pid, f"https://127.0.0.1:{port}", keys,
+                               home / "tls" / "localhost.crt")
             finally:
                 server.terminate()
                 try:
@@ -483,8 +493,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def drive(args: argparse.Namespace, pid: int, url: str, keys: Path) -> dict[str, Any]:
+def drive(args: argparse.Namespace, pid: int, url: str, keys: Path,
+          ca: Path) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--generator", "--url", url,
+               "--ca", str(ca),
                "--keys", str(keys), "--sessions", str(args.sessions), "--hold", str(args.hold),
                "--interval", str(args.interval), "--concurrency", str(args.concurrency)]
     generator = subprocess.Popen(pinned(GENERATOR_CORE, command), stdout=subprocess.PIPE,
@@ -613,6 +625,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--generator", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--keys", help=argparse.SUPPRESS)
+    parser.add_argument("--ca", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.sessions, args.hold = 100, 10.0

@@ -23,6 +23,7 @@ import os
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -166,9 +167,12 @@ def client_context(ca_file: Path | None = None, *, only: Path | None = None
     return context
 
 
+@lru_cache(maxsize=8)
 def client_tls(ca_file: Path | None = None) -> ClientTls:
     """How a station reaches a remote ``station serve``: the system's trust store
-    plus ``ca_file`` (``[signaling] ca_file``)."""
+    plus ``ca_file`` (``[signaling] ca_file``). Made once per file and process:
+    reading the system's store costs milliseconds, and a station asks again for
+    every link (a change of the CA file is seen at the next start)."""
     return ClientTls(client_context(ca_file))
 
 
