@@ -232,11 +232,12 @@ def capture_call(browser: Any, home: Path, stethoscope_url: str, seconds: float,
     context = None
     try:
         context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="fr-FR",
-                                      timezone_id="Europe/Paris", bypass_csp=True)
+                                      timezone_id="Europe/Paris", bypass_csp=True,
+                                      ignore_https_errors=True)  # the station's own certificate
         page = context.new_page()
         page.set_default_timeout(TIMEOUT * 1000)
         page.goto(station.link)
-        page.wait_for_function("window.__console !== undefined")
+        page.wait_for_function("() => window.__console !== undefined")
         page.get_by_test_id("join-name").fill("Dr Jeanne Lefèvre")
         page.get_by_test_id("join-rpps").fill(RPPS)
         page.get_by_test_id("join-submit").click()
