@@ -21,6 +21,7 @@ from station.people import NurseAccount
 from station.report.sending import report_recipients, send_report
 from station.report.service import ReportService
 from station.signaling.runner import start_embedded
+from station.signaling.tls import ClientTls
 from station.store.database import Store
 from station.store.residents import ResidentRegistry
 from station.today import resume_session, sessions_today
@@ -46,9 +47,10 @@ def forbidden_strings(token: str) -> list[str]:
     ]
 
 
-async def open_link(url: str) -> None:
-    """The doctor's browser opens the link (the server logs what it logs)."""
-    async with aiohttp.ClientSession() as client, client.get(url) as response:
+async def open_link(url: str, tls: ClientTls) -> None:
+    """The doctor's browser opens the link over TLS (the server logs what it logs)."""
+    async with aiohttp.ClientSession() as client, \
+            client.get(url, **tls.options()) as response:
         await response.read()
 
 
@@ -56,7 +58,8 @@ async def make_and_open_link(store: Store, session_id: str) -> tuple[str, str]:
     running = await start_embedded(store)
     try:
         token, url = running.invitations.create(session_id)
-        await open_link(url)
+        assert running.client_tls is not None
+        await open_link(url, running.client_tls)
     finally:
         await running.stop()
     return token, url
