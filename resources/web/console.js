@@ -61,6 +61,7 @@ const state = {
   phase: "join",
   token: tokenFromLocation(),
   ticket: null,
+  relayServers: [],  // the TURN relay with this socket's time-limited credentials
   session: null,
   doctor: null,
   callState: "ringing",
@@ -159,7 +160,8 @@ function banner(text, kind = "warn", action = null) {
   b.dataset.kind = kind;
   b.textContent = text;
   if (action) {
-    const btn = el("button", { type: "button", class: "btn btn-small", style: "margin-left:12px" }, action.label);
+    // A class, not a style attribute: the CSP allows no inline style.
+    const btn = el("button", { type: "button", class: "btn btn-small banner-action" }, action.label);
     btn.addEventListener("click", action.run);
     b.append(btn);
   }
@@ -404,6 +406,8 @@ function handleSignal(msg) {
     case "ticket":
       // The server's ticket for coming back if this socket drops (one use each).
       if (msg.ticket) state.ticket = msg.ticket;
+      // With a TURN relay configured, fresh credentials come with each socket.
+      if (Array.isArray(msg.iceServers)) state.relayServers = msg.iceServers;
       break;
     case "peer-joined":
       if (msg.role === "station") toast("La station de l’EHPAD est connectée.");
@@ -481,7 +485,7 @@ async function acceptOffer(sdp) {
   closePc();
   if (reconnect && state.callState !== "ringing") setCallState("reconnecting");
   const { iceServers } = await loadConfig();
-  const peer = new RTCPeerConnection({ iceServers });
+  const peer = new RTCPeerConnection({ iceServers: [...iceServers, ...state.relayServers] });
   pc = peer;
   const names = new Map();
   peer.ontrack = (ev) => {

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from station.signaling.headers import CONTENT_SECURITY_POLICY
+
 sync_api = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +65,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        # The signaling server's policy: the console must run under it (no inline
+        # script or style, no eval); a violation is a console error the tests see.
+        self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         self.end_headers()
         self.wfile.write(body)
 
@@ -131,7 +136,7 @@ def console(browser: object, base_url: str) -> Iterator[Page]:
     page = context.new_page()
     wrapped = Page(page)
     page.goto(f"{base_url}/join/AbCdEf123_test-token")
-    page.wait_for_function("window.__console !== undefined")
+    page.wait_for_function("() => window.__console !== undefined")
     yield wrapped
     context.close()
 
@@ -252,7 +257,7 @@ def test_join_form_has_fields_and_shows_errors(console: Page) -> None:
     tid(page, "join-rpps").fill(BAD_RPPS)
     tid(page, "join-submit").click()
     page.wait_for_function(
-        "document.getElementById('join-rpps-error').textContent.includes('clé de contrôle')"
+        "() => document.getElementById('join-rpps-error').textContent.includes('clé de contrôle')"
     )
     assert page.locator("#join-rpps-error").is_visible()
     assert page.locator("#join-view").is_visible()  # still on the form
@@ -359,12 +364,13 @@ def test_snapshots_checked_with_sha256(console: Page) -> None:
     gallery.locator('.thumb[data-snapshot="snap-1"]').click()
     viewer = page.locator("#viewer")
     assert viewer.is_visible()
-    page.wait_for_function("document.getElementById('viewer-img').naturalWidth === 800")
+    page.wait_for_function("() => document.getElementById('viewer-img').naturalWidth === 800")
     before = page.locator("#viewer-zoom").inner_text()
     box = page.locator("#viewer-canvas").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.wheel(0, -400)
-    page.wait_for_function(f"document.getElementById('viewer-zoom').textContent !== {before!r}")
+    page.wait_for_function(
+        f"() => document.getElementById('viewer-zoom').textContent !== {before!r}")
     t1 = page.locator("#viewer-img").evaluate("e => e.style.transform")
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 30)
@@ -380,7 +386,8 @@ def test_report_edits_are_sent_with_revisions(console: Page) -> None:
     page = console.page
     page.evaluate(RENDER_DEMO, {"ctx": context_msg(), "measurements": []})
     tid(page, "report-prescriptions").fill("Amoxicilline 1 g × 3/j pendant 7 jours.")
-    page.wait_for_function("window.__console.sent.some(s => s.channel === 'report')", timeout=5000)
+    page.wait_for_function(
+        "() => window.__console.sent.some(s => s.channel === 'report')", timeout=5000)
     drafts = [s["msg"] for s in page.evaluate("window.__console.sent") if s["channel"] == "report"]
     assert len(drafts) == 1  # debounced
     d = drafts[0]
@@ -390,7 +397,8 @@ def test_report_edits_are_sent_with_revisions(console: Page) -> None:
     assert d["fields"]["prescriptions"].startswith("Amoxicilline")
     assert d["fields"]["act"] == "teleconsultation" and d["fields"]["billing"] == ["TCG", "TLS"]
     page.select_option("#report-act", "tele-expertise")
-    page.wait_for_function("window.__console.sent.filter(s => s.channel === 'report').length === 2")
+    page.wait_for_function(
+        "() => window.__console.sent.filter(s => s.channel === 'report').length === 2")
     last = page.evaluate("window.__console.sent.filter(s => s.channel === 'report').pop().msg")
     assert last["revision"] == 5 and last["fields"]["billing"] == ["TE2"]
     assert (
@@ -430,7 +438,7 @@ def test_call_states_audio_only_and_end(console: Page) -> None:
     tid(page, "call-end").click()
     page.locator("#end-confirm").click()
     page.wait_for_function(
-        "window.__console.state.callState === 'ended'"
+        "() => window.__console.state.callState === 'ended'"
     )  # the dialog's close event is async
     assert state.inner_text().startswith("Terminée")
     sent = page.evaluate("window.__console.sent")
@@ -496,9 +504,11 @@ def test_webrtc_call_with_in_page_station(console: Page) -> None:
     page.evaluate(STATION_JS)
     answer = page.evaluate("window.__station.connect()")
     assert "a=sendrecv" in answer  # the doctor's voice goes back on the voice transceiver
-    page.wait_for_function("window.__console.state.callState === 'connected'", timeout=15000)
-    page.wait_for_function("document.getElementById('video-room').videoWidth > 0", timeout=10000)
-    page.wait_for_function("document.getElementById('video-exam').videoWidth > 0", timeout=10000)
+    page.wait_for_function("() => window.__console.state.callState === 'connected'", timeout=15000)
+    page.wait_for_function(
+        "() => document.getElementById('video-room').videoWidth > 0", timeout=10000)
+    page.wait_for_function(
+        "() => document.getElementById('video-exam').videoWidth > 0", timeout=10000)
     assert (
         page.evaluate(
             "document.getElementById('audio-stethoscope').srcObject.getAudioTracks().length"
@@ -515,17 +525,17 @@ def test_webrtc_call_with_in_page_station(console: Page) -> None:
     page.evaluate("m => window.__station.ch.vitals.send(JSON.stringify(m))", context_msg())
     page.evaluate("m => window.__station.ch.vitals.send(JSON.stringify(m))", MEASUREMENTS[0])
     page.wait_for_function(
-        "document.querySelector('[data-testid=vital-spo2]').dataset.value === '97'"
+        "() => document.querySelector('[data-testid=vital-spo2]').dataset.value === '97'"
     )
     assert "Jeanne MARTIN" in page.locator("#resident-name").inner_text()
 
     tid(page, "report-conclusion").fill("RAS")
     page.wait_for_function(
-        "window.__station.received.some(([l, m]) => l === 'report')", timeout=5000
+        "() => window.__station.received.some(([l, m]) => l === 'report')", timeout=5000
     )
     page.locator("#audio-only").click()
     page.wait_for_function(
-        "window.__station.received.some("
+        "() => window.__station.received.some("
         "([l, m]) => l === 'control' && m.type === 'audio-only' && m.on)"
     )
 
@@ -533,13 +543,14 @@ def test_webrtc_call_with_in_page_station(console: Page) -> None:
     first = page.evaluate("window.__console.pc !== null")
     page.evaluate("window.__station.pc.close()")
     page.evaluate("window.__station.connect()")
-    page.wait_for_function("window.__console.pc.connectionState === 'connected'", timeout=15000)
+    page.wait_for_function(
+        "() => window.__console.pc.connectionState === 'connected'", timeout=15000)
     assert first
     page.evaluate(
         "m => window.__station.ch.vitals.send(JSON.stringify(m))", measurement("spo2", 95, "%", 0)
     )
     page.wait_for_function(
-        "document.querySelector('[data-testid=vital-spo2]').dataset.value === '95'"
+        "() => document.querySelector('[data-testid=vital-spo2]').dataset.value === '95'"
     )
     page.evaluate("window.__station.pc.close()")
     assert not console.errors, console.errors
