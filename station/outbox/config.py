@@ -12,7 +12,7 @@ The file sits next to ``devices.toml``::
     # client_cert = "..."  client_key = "..."  # certificate authentication
     username = "ehpad-les-tilleuls"
     password = "..."
-    # allow_plaintext = true   # only for a relay on this machine
+    # allow_plaintext = true   # only for a relay (or an http:// fhir_url) on this machine
     backoff_initial_s = 30
     backoff_max_s = 3600
     timeout_s = 60
@@ -152,6 +152,11 @@ def config_from_mapping(section: dict[str, Any], path: Path | None = None) -> Ou
     fhir_url = reader.text("fhir_url")
     if fhir_url and not fhir_url.startswith(("https://", "http://")):
         raise OutboxConfigError("outbox.config.bad_value", path=where, key="fhir_url")
+    # Reports leave the station encrypted: plain HTTP only by the same explicit
+    # opt-in as a clear-text relay (a record system on this very machine).
+    if fhir_url and fhir_url.startswith("http://") and not reader.boolean("allow_plaintext",
+                                                                          False):
+        raise OutboxConfigError("outbox.config.fhir_plaintext_refused", path=where)
     return OutboxConfig(
         smtp=smtp, fhir_url=fhir_url, fhir_ca_file=reader.path("fhir_ca_file"),
         fhir_token=reader.text("fhir_token"), drop_folder=reader.path("drop_folder"),
