@@ -38,6 +38,7 @@ from aiortc import (
 from devices.measurement import Measurement
 from station.call import messages
 from station.call.adapt import AdaptPolicy, VideoAdaptation
+from station.call.bundle_sdp import candidates_in_every_section
 from station.call.events import (
     AudioOnlyChanged,
     CallEvent,
@@ -52,6 +53,7 @@ from station.call.events import (
 from station.call.link import Decision, LinkMonitor, LinkPolicy
 from station.call.opus import InlineOpusTrack, StethoscopeOpusEncoder, install_encoder
 from station.call.pacing import ScavengerWindow
+from station.call.scheduling import yield_to_loop
 from station.call.sctp import tune_sctp
 from station.call.tracks import BlockAudioTrack, TrackHub
 
@@ -171,7 +173,9 @@ class StationCall:
         """Apply the doctor's answer to the current offer."""
         if self._pc is None:
             raise CallError("no offer to answer")
-        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        # Browsers list a bundled answer's candidates once; aiortc would miss them.
+        await self._pc.setRemoteDescription(RTCSessionDescription(
+            sdp=candidates_in_every_section(sdp), type="answer"))
 
     async def reconnect(self) -> str:
         """Drop the current connection and return a fresh offer for the same session."""
@@ -195,6 +199,7 @@ class StationCall:
         # max-bundle: under "balanced", aiortc 1.16 leaves a second audio transceiver on a
         # transport it discards when the answer bundles everything: that stream never flows.
         self._bulk_base_rtt = None  # a new connection may take another path
+        yield_to_loop()  # video work must not delay the sound (station/call/scheduling.py)
         servers = self._ice_servers() if callable(self._ice_servers) else self._ice_servers
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(servers),
                                                 bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))

@@ -90,5 +90,5 @@ def test_bad_settings_are_refused_clearly(section: dict[str, object], message: s
 def test_an_unreadable_file_names_itself(tmp_path: Path) -> None:
     path = tmp_path / "station.toml"
     path.write_text("[turn\n", encoding="utf-8")
-    with pytest.raises(TurnConfigError, match="station.toml illisible"):
+    with pytest.raises(TurnConfigError, match=r"station\.toml illisible"):
         load_turn_config(path, env={})
