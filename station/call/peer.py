@@ -53,7 +53,6 @@ from station.call.events import (
 from station.call.link import Decision, LinkMonitor, LinkPolicy
 from station.call.opus import InlineOpusTrack, StethoscopeOpusEncoder, install_encoder
 from station.call.pacing import ScavengerWindow
-from station.call.scheduling import yield_to_loop
 from station.call.sctp import tune_sctp
 from station.call.tracks import BlockAudioTrack, TrackHub
 
@@ -199,7 +198,6 @@ class StationCall:
         # max-bundle: under "balanced", aiortc 1.16 leaves a second audio transceiver on a
         # transport it discards when the answer bundles everything: that stream never flows.
         self._bulk_base_rtt = None  # a new connection may take another path
-        yield_to_loop()  # video work must not delay the sound (station/call/scheduling.py)
         servers = self._ice_servers() if callable(self._ice_servers) else self._ice_servers
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(servers),
                                                 bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
