@@ -85,7 +85,7 @@ class Coturn:
     """``turnserver`` on ``address`` inside a namespace (``prefix`` runs a program there)."""
 
     def __init__(self, folder: Path, prefix: Sequence[str], address: str, secret: str,
-                 certificates: Certificates) -> None:
+                 certificates: Certificates, template: str | None = None) -> None:
         self.folder = folder
         self.prefix = list(prefix)
         self.address = address
@@ -94,6 +94,7 @@ class Coturn:
         self.log = folder / "turnserver.log"
         self.config = folder / "turnserver.conf"
         self.process: subprocess.Popen[bytes] | None = None
+        self.template = template
 
     @property
     def urls(self) -> dict[str, str]:
@@ -103,6 +104,9 @@ class Coturn:
                 "tls": f"turns:{self.address}:{TLS_PORT}?transport=tcp"}
 
     def _write_config(self) -> None:
+        if self.template is not None:
+            self.config.write_text(self._from_template(self.template), encoding="utf-8")
+            return
         self.config.write_text("\n".join([
             f"listening-ip={self.address}", f"relay-ip={self.address}",
             f"listening-port={PLAIN_PORT}", f"tls-listening-port={TLS_PORT}",
@@ -114,6 +118,21 @@ class Coturn:
             f"pidfile={self.folder / 'turnserver.pid'}",
             f"log-file={self.log}", "simple-log", "verbose", "",
         ]), encoding="utf-8")
+
+    def _from_template(self, template: str) -> str:
+        """``template`` (resources/deploy/turnserver.conf) with this test's address,
+        secret, certificate, ports and files; every other line kept as it is."""
+        local = {"static-auth-secret": self.secret, "cert": str(self.certificates.cert),
+                 "pkey": str(self.certificates.key), "log-file": str(self.log),
+                 "pidfile": str(self.folder / "turnserver.pid"),
+                 "listening-port": str(PLAIN_PORT), "tls-listening-port": str(TLS_PORT)}
+        lines = []
+        for line in template.splitlines():
+            key = line.split("=", 1)[0].strip()
+            lines.append(f"{key}={local[key]}" if key in local and "=" in line else line)
+        lines += [f"listening-ip={self.address}", f"relay-ip={self.address}",
+                  f"userdb={self.folder / 'turndb.sqlite'}", "verbose"]
+        return "\n".join(lines) + "\n"
 
     def __enter__(self) -> Coturn:
         assert TURNSERVER is not None, "coturn is not installed (scripts/apt-packages.txt)"
