@@ -6,7 +6,9 @@ key once (the store keeps its SHA-256), ``stations list`` shows them,
 ``stations revoke ID`` shuts one out. Everything lives in the store of
 ``STATION_HOME``, like every other CLI command's data; stations added while
 the server runs are known at once. With ``[turn]`` in the home's
-``station.toml``, each doctor's console gets time-limited TURN credentials.
+``station.toml``, each doctor's console gets time-limited TURN credentials;
+with ``[oidc]``, doctors sign in with OpenID Connect (Pro Santé Connect) for
+every station of the server (``required`` too applies to all of them).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from station.cli.common import open_store
 from station.errors import StationError
 from station.i18n import tr
+from station.oidc_config import load_oidc_config
 from station.signaling.cluster import (
     cluster_app,
     cluster_stations,
@@ -113,6 +116,7 @@ def run_serve(args: argparse.Namespace) -> int:
             return code
 
     turn = load_turn_config()  # [turn]: consoles get relay credentials; refused before start
+    oidc = load_oidc_config()  # [oidc]: one client for all stations; refused before start
     with open_store() as store:
         certificate = _certificate(args, store.path.parent)
         context = server_context(certificate)  # a bad certificate is refused before listening
@@ -128,11 +132,15 @@ def run_serve(args: argparse.Namespace) -> int:
             if redis_url:
                 print(tr("cli.serve.cluster_node", node=node_of(app).node_id,
                          redis=redis_address(redis_url)), flush=True)
+            if oidc is not None:
+                print(tr("cli.serve.oidc_required" if oidc.required else "cli.serve.oidc",
+                         issuer=oidc.issuer), flush=True)
             if not any(entry.revoked_at is None for entry in directory.list()):
                 print(tr("cli.serve.no_station"), flush=True)
 
-        app = (cluster_app(store, redis_url, public_url=args.public_url, turn=turn)
-               if redis_url else create_app(store, public_url=args.public_url, turn=turn))
+        app = (cluster_app(store, redis_url, public_url=args.public_url, turn=turn, oidc=oidc)
+               if redis_url else create_app(store, public_url=args.public_url, turn=turn,
+                                            oidc=oidc))
         try:
             asyncio.run(serve_forever(app, args.host, args.port, on_ready=ready,
                                       ssl_context=context))

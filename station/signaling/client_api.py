@@ -176,12 +176,31 @@ class InvitationClient:
         return str(data.get("state", ""))
 
 
+IDENTITY_KEYS = frozenset({"method", "issuer", "subject", "name"})
+IDENTITY_MAX_CHARS = 512  # per value: an issuer URL, a subject, a name
+
+
+def _verified_identity(value: object) -> dict[str, str] | None:
+    """The ``identity`` of a ``doctor-joined`` (who vouched for the doctor: an
+    OpenID Connect sign-in), None when absent; anything else is refused."""
+    if value is None:
+        return None
+    if (not isinstance(value, dict) or set(value) != IDENTITY_KEYS
+            or value["method"] != "oidc"
+            or not all(isinstance(v, str) and len(v) <= IDENTITY_MAX_CHARS
+                       for v in value.values())
+            or not value["issuer"].strip() or not value["subject"].strip()):
+        raise StationError("signaling.bad_doctor_joined")
+    return {k: value[k] for k in ("method", "issuer", "subject", "name")}
+
+
 def record_doctor_joined(store: Store, session_id: str,
                          message: Mapping[str, Any]) -> SessionEvent | None:
     """Record a relayed ``doctor-joined`` as the session's ``doctor_joined`` event.
 
     The event is the one the embedded server records (same actor, same data:
-    name, RPPS, specialty, invitation), at the time the doctor joined. The
+    name, RPPS, specialty, invitation, and ``identity`` when the doctor signed in
+    with OpenID Connect), at the time the doctor joined. The
     server repeats the message when the station's socket comes back, so an
     invitation already recorded is not recorded twice. Returns the event when
     recorded now (None when it already was); a malformed message (bad RPPS,
@@ -199,8 +218,11 @@ def record_doctor_joined(store: Store, session_id: str,
         time = from_text(when)
     except ValueError as error:
         raise StationError("signaling.bad_doctor_joined") from error
-    data = {"name": name.strip(), "rpps": rpps, "specialty": specialty.strip(),
-            "invitation": invitation}
+    identity = _verified_identity(message.get("identity"))
+    data: dict[str, Any] = {"name": name.strip(), "rpps": rpps,
+                            "specialty": specialty.strip(), "invitation": invitation}
+    if identity is not None:
+        data["identity"] = identity
     with store.write() as conn:
         if conn.execute(
                 "SELECT 1 FROM session_events WHERE session_id = ? AND type = 'doctor_joined'"

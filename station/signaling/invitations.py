@@ -63,6 +63,9 @@ class Invitation:
     doctor: Doctor | None
     # The station that asked for it, on a standalone server (None: this station's own).
     station_id: str | None = None
+    # Standalone: who vouched for the doctor ({"method": "oidc", "issuer", "subject",
+    # "name"}), relayed to the station; embedded, the session event keeps it instead.
+    verified: Mapping[str, str] | None = None
 
     def state(self, now: datetime) -> InvitationState:
         """Revoked beats used beats expired: the most final fact wins."""
@@ -103,7 +106,8 @@ class InvitationBook(Protocol):
     def state(self, token: str) -> InvitationState:
         """valid / used / expired / revoked / unknown, now."""
 
-    def join(self, token: str, name: str, rpps: str, specialty: str) -> Invitation:
+    def join(self, token: str, name: str, rpps: str, specialty: str, *,
+             verified: Mapping[str, str] | None = None) -> Invitation:
         """Use the link for this doctor (checked), once; see :meth:`Invitations.join`."""
 
 

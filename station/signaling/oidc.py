@@ -29,8 +29,6 @@ import hashlib
 import logging
 import secrets
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -49,38 +47,16 @@ from station.clock import Clock, utc_now
 from station.errors import StationError, ValidationError
 from station.oidc_config import OidcConfig
 from station.people import check_rpps
+from station.signaling.oidc_state import MemorySignIns, PendingSignIn, SignIns, VerifiedDoctor
 
 log = logging.getLogger(__name__)
 HTTP_TIMEOUT = 10.0  # seconds for one call to the provider
-PENDING_TTL = 600.0  # seconds a doctor has to sign in at the provider
-PENDING_MAX = 1000  # sign-ins in flight at once; the oldest are forgotten beyond
 METADATA_TTL = 3600.0  # seconds the discovery document and the JWKS are kept
 LEEWAY = 60  # seconds of clock difference tolerated on exp / iat
 
 
 class OidcError(StationError):
     """A sign-in failed; ``code`` (``oidc.*``) names the doctor's French message."""
-
-
-@dataclass(frozen=True, slots=True)
-class VerifiedDoctor:
-    """Who the provider says signed in: name and RPPS from its claims."""
-
-    name: str
-    rpps: str
-    issuer: str
-    subject: str
-
-
-@dataclass(frozen=True, slots=True)
-class PendingSignIn:
-    """A sign-in in flight: what the station keeps under its ``state``."""
-
-    token: str  # the invitation's
-    nonce: str
-    verifier: str
-    browser: str  # SHA-256 of the browser's cookie
-    started: float
 
 
 def _sha256(text: str) -> str:
@@ -123,12 +99,15 @@ class RelyingParty:
     """One provider, one client: starts sign-ins and checks what comes back.
 
     ``clock`` is the time ID tokens are checked against (tests move it).
+    ``sign_ins`` keeps the sign-ins in flight (and, for the routes, the
+    verified doctors): this process's memory by default, Redis in a cluster.
     """
 
-    def __init__(self, config: OidcConfig, *, clock: Clock = utc_now) -> None:
+    def __init__(self, config: OidcConfig, *, clock: Clock = utc_now,
+                 sign_ins: SignIns | None = None) -> None:
         self.config = config
         self._clock = clock
-        self._pending: OrderedDict[str, PendingSignIn] = OrderedDict()
+        self.sign_ins: SignIns = sign_ins if sign_ins is not None else MemorySignIns()
         self._metadata: tuple[float, dict[str, Any]] | None = None
         self._keys: tuple[float, KeySet] | None = None
 
@@ -184,11 +163,8 @@ class RelyingParty:
             metadata = await self.metadata(http)
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         verifier, browser = secrets.token_urlsafe(48), secrets.token_urlsafe(32)
-        self._forget_old()
-        self._pending[state] = PendingSignIn(token, nonce, verifier, _sha256(browser),
-                                        time.monotonic())
-        while len(self._pending) > PENDING_MAX:
-            self._pending.popitem(last=False)
+        await self.sign_ins.put_pending(
+            state, PendingSignIn(token, nonce, verifier, _sha256(browser)))
         query = urlencode({
             "response_type": "code", "client_id": self.config.client_id,
             "redirect_uri": redirect_uri, "scope": " ".join(self.config.scopes),
@@ -199,16 +175,10 @@ class RelyingParty:
         separator = "&" if "?" in metadata["authorization_endpoint"] else "?"
         return f"{metadata['authorization_endpoint']}{separator}{query}", browser
 
-    def _forget_old(self) -> None:
-        now = time.monotonic()
-        for state in [s for s, p in self._pending.items() if now - p.started > PENDING_TTL]:
-            del self._pending[state]
-
-    def take(self, state: str, browser: str) -> PendingSignIn | None:
+    async def take(self, state: str, browser: str) -> PendingSignIn | None:
         """The sign-in in flight under ``state``, once (None: unknown, expired, or
         started by another browser). It is forgotten either way."""
-        self._forget_old()
-        pending = self._pending.pop(state, None)
+        pending = await self.sign_ins.take_pending(state)
         if pending is None or not secrets.compare_digest(pending.browser, _sha256(browser)):
             return None
         return pending

@@ -19,24 +19,21 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from station.i18n import tr
 from station.oidc_config import OidcConfig
 from station.signaling.invitations import InvitationState, token_digest
-from station.signaling.oidc import OidcError, RelyingParty, VerifiedDoctor
+from station.signaling.oidc import OidcError, RelyingParty
+from station.signaling.oidc_state import VERIFIED_TTL, SignIns, VerifiedDoctor
 from station.signaling.pages import SECURITY_HEADERS, error_page, message_page
 from station.signaling.server import STATE, json_error
 
 log = logging.getLogger(__name__)
 BROWSER_COOKIE = "station_oidc"  # binds a sign-in in flight to the browser that started it
 IDENTITY_COOKIE = "station_oidc_id"  # the verified doctor, until they join
-VERIFIED_TTL = 900.0  # seconds between signing in and joining
-VERIFIED_MAX = 1000
 # The codes a failed sign-in may bring back to the page (anything else is ignored).
 ERROR_CODES = frozenset({
     "oidc.provider_unreachable", "oidc.token_refused", "oidc.bad_signature",
@@ -48,38 +45,35 @@ ERROR_CODES = frozenset({
 
 @dataclass
 class OidcSignIn:
-    """The relying party and the doctors verified but not yet joined."""
+    """The relying party, and the doctors verified but not yet joined (kept where
+    its sign-ins are: :mod:`station.signaling.oidc_state`)."""
 
     rp: RelyingParty
-    verified: OrderedDict[str, tuple[str, VerifiedDoctor, float]] = field(
-        default_factory=OrderedDict)
 
     @property
     def config(self) -> OidcConfig:
         """The ``[oidc]`` settings."""
         return self.rp.config
 
-    def keep(self, token: str, doctor: VerifiedDoctor) -> str:
+    async def keep(self, token: str, doctor: VerifiedDoctor) -> str:
         """Remember ``doctor`` for invitation ``token``; returns the cookie's value."""
-        now = time.monotonic()
-        for key in [k for k, v in self.verified.items() if now - v[2] > VERIFIED_TTL]:
-            del self.verified[key]
         key = secrets.token_urlsafe(32)
-        self.verified[key] = (token_digest(token), doctor, now)
-        while len(self.verified) > VERIFIED_MAX:
-            self.verified.popitem(last=False)
+        await self.rp.sign_ins.put_verified(key, token_digest(token), doctor)
         return key
 
-    def lookup(self, request: web.Request, token: str) -> VerifiedDoctor | None:
+    async def lookup(self, request: web.Request, token: str) -> VerifiedDoctor | None:
         """The doctor this browser verified for invitation ``token``, if still fresh."""
-        entry = self.verified.get(request.cookies.get(IDENTITY_COOKIE, ""))
-        if entry is None or time.monotonic() - entry[2] > VERIFIED_TTL:
+        cookie = request.cookies.get(IDENTITY_COOKIE, "")
+        found = await self.rp.sign_ins.get_verified(cookie) if cookie else None
+        if found is None:
             return None
-        return entry[1] if secrets.compare_digest(entry[0], token_digest(token)) else None
+        return found[1] if secrets.compare_digest(found[0], token_digest(token)) else None
 
-    def forget(self, request: web.Request) -> None:
+    async def forget(self, request: web.Request) -> None:
         """The doctor has joined: their verified identity is spent."""
-        self.verified.pop(request.cookies.get(IDENTITY_COOKIE, ""), None)
+        cookie = request.cookies.get(IDENTITY_COOKIE, "")
+        if cookie:
+            await self.rp.sign_ins.drop_verified(cookie)
 
 
 OIDC = web.AppKey("oidc", OidcSignIn)
@@ -124,8 +118,8 @@ async def login(request: web.Request) -> web.Response:
 async def callback(request: web.Request) -> web.Response:
     """``GET /oidc/callback``: the provider's answer, checked; back to the invitation."""
     state, sign_in = request.app[STATE], request.app[OIDC]
-    pending = sign_in.rp.take(request.query.get("state", ""),
-                              request.cookies.get(BROWSER_COOKIE, ""))
+    pending = await sign_in.rp.take(request.query.get("state", ""),
+                                    request.cookies.get(BROWSER_COOKIE, ""))
     if pending is None:
         return message_page(400, tr("oidc.state_unknown_title"), tr("oidc.state_unknown"))
     token = pending.token
@@ -143,7 +137,7 @@ async def callback(request: web.Request) -> web.Response:
         return _back_to_page(token, failure.code)
     log.info("oidc sign-in verified")
     response = _redirect(303, f"/join/{token}")
-    response.set_cookie(IDENTITY_COOKIE, sign_in.keep(token, doctor), path="/api/join/",
+    response.set_cookie(IDENTITY_COOKIE, await sign_in.keep(token, doctor), path="/api/join/",
                         httponly=True, samesite="Lax", secure=_secure(request),
                         max_age=int(VERIFIED_TTL))
     response.del_cookie(BROWSER_COOKIE, path="/oidc/")
@@ -158,7 +152,7 @@ async def identity(request: web.Request) -> web.Response:
         return json_error(404, "signaling.link_unknown")
     if sign_in is None:
         return web.json_response({"oidc": None}, headers=SECURITY_HEADERS)
-    doctor = sign_in.lookup(request, token)
+    doctor = await sign_in.lookup(request, token)
     code = request.query.get("error", "")
     body = {
         "oidc": {"required": sign_in.config.required, "label": sign_in.config.label,
@@ -170,27 +164,33 @@ async def identity(request: web.Request) -> web.Response:
     return web.json_response(body, headers=SECURITY_HEADERS)
 
 
-def signed_in(request: web.Request) -> None:
+async def signed_in(request: web.Request) -> None:
     """The verified doctor has joined: their identity cookie is spent."""
-    request.app[OIDC].forget(request)
+    await request.app[OIDC].forget(request)
 
 
-def join_identity(request: web.Request, token: str) -> VerifiedDoctor | web.Response | None:
+async def join_identity(request: web.Request, token: str
+                        ) -> VerifiedDoctor | web.Response | None:
     """For ``POST /api/join``: the verified doctor, None (typed identity allowed),
     or the 403 answer when sign-in is required and missing."""
     sign_in = request.app.get(OIDC)
     if sign_in is None:
         return None
-    doctor = sign_in.lookup(request, token)
+    doctor = await sign_in.lookup(request, token)
     if doctor is None and sign_in.config.required:
         return json_error(403, "oidc.required")
     return doctor
 
 
-def register(app: web.Application, config: OidcConfig | None, rp: RelyingParty | None) -> None:
-    """Add the sign-in routes (the identity route answers ``{"oidc": null}`` without)."""
+def register(app: web.Application, config: OidcConfig | None, rp: RelyingParty | None,
+             sign_ins: SignIns | None = None) -> None:
+    """Add the sign-in routes (the identity route answers ``{"oidc": null}`` without).
+
+    ``sign_ins`` (when ``rp`` is not given) is where sign-ins wait: this process's
+    memory by default, Redis for the nodes of a cluster."""
     if config is not None:
-        app[OIDC] = OidcSignIn(rp if rp is not None else RelyingParty(config))
+        app[OIDC] = OidcSignIn(rp if rp is not None else RelyingParty(config,
+                                                                       sign_ins=sign_ins))
         app.router.add_get("/oidc/login/{token}", login)
         app.router.add_get("/oidc/callback", callback)
     app.router.add_get("/api/join/{token}/identity", identity)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +32,11 @@ from station.signaling.invitations import (
 )
 from station.signaling.redis_rooms import text
 from station.signaling.redis_stations import RedisStationDirectory
-from station.signaling.remote_invitations import NotYourSessionError
+from station.signaling.remote_invitations import (
+    NotYourSessionError,
+    identity_from,
+    identity_json,
+)
 from station.store import audit
 from station.store.database import Store
 
@@ -41,10 +46,11 @@ LINK_PREFIX = "sig:inv-token:"
 SESSION_PREFIX = "sig:inv-session:"
 KEEP_AFTER_EXPIRY_SECONDS = 2 * 24 * 3600
 _FIELDS = ("session_id", "station_id", "created_at", "expires_at", "used_at", "revoked_at",
-           "doctor_name", "doctor_rpps", "doctor_specialty")
+           "doctor_name", "doctor_rpps", "doctor_specialty", "doctor_identity")
 
-# Use a link: ARGV = now (to_text, sortable), name, rpps, specialty. Returns the
-# link's state before ('valid' means it is now used by this doctor).
+# Use a link: ARGV = now (to_text, sortable), name, rpps, specialty, verified
+# identity (JSON, '' when typed). Returns the link's state before ('valid' means
+# it is now used by this doctor).
 _JOIN = """
 local f = redis.call('HMGET', KEYS[1], 'expires_at', 'revoked_at', 'used_at')
 if not f[1] then return 'unknown' end
@@ -53,6 +59,7 @@ if f[3] then return 'used' end
 if ARGV[1] >= f[1] then return 'expired' end
 redis.call('HSET', KEYS[1], 'used_at', ARGV[1], 'doctor_name', ARGV[2],
            'doctor_rpps', ARGV[3], 'doctor_specialty', ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'doctor_identity', ARGV[5]) end
 return 'valid'
 """
 # Revoke a link unless used or revoked already: returns the final state.
@@ -132,7 +139,8 @@ class RedisInvitations:
         invitation = self.find(token)
         return InvitationState.UNKNOWN if invitation is None else invitation.state(self._clock())
 
-    def join(self, token: str, name: str, rpps: str, specialty: str) -> Invitation:
+    def join(self, token: str, name: str, rpps: str, specialty: str, *,
+             verified: Mapping[str, str] | None = None) -> Invitation:
         """See :meth:`~station.signaling.remote_invitations.RemoteInvitations.join`."""
         doctor = Doctor(name.strip(), check_rpps(rpps), specialty.strip())
         found = text(self._redis.get(LINK_PREFIX + token_digest(token)))
@@ -141,16 +149,19 @@ class RedisInvitations:
         stamp = to_text(self._clock())
         state = InvitationState(text(self._join(
             keys=[INVITATION_PREFIX + found],
-            args=[stamp, doctor.name, doctor.rpps, doctor.specialty])))
+            args=[stamp, doctor.name, doctor.rpps, doctor.specialty,
+                  identity_json(verified) or ""])))
         if state is not InvitationState.VALID:
             raise InvitationError(state)
         used = self._get(int(found))
         assert used is not None
+        details: dict[str, Any] = {"session": used.session_id, "station": used.station_id,
+                                   "invitation": used.id}
+        if verified is not None:
+            details["verified_by"] = verified["method"]
         with self._store.write() as conn:
             audit.append(conn, actor=f"rpps:{doctor.rpps}", action="invitation.used",
-                         time=stamp, details={"session": used.session_id,
-                                              "station": used.station_id,
-                                              "invitation": used.id})
+                         time=stamp, details=details)
         return used
 
     def joined(self, session_id: str) -> list[Invitation]:
@@ -175,4 +186,5 @@ class RedisInvitations:
                           created_at=from_text(values["created_at"]),
                           expires_at=from_text(values["expires_at"]),
                           used_at=when("used_at"), revoked_at=when("revoked_at"),
-                          doctor=doctor, station_id=values["station_id"])
+                          doctor=doctor, station_id=values["station_id"],
+                          verified=identity_from(values["doctor_identity"]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -33,18 +34,32 @@ from station.store.database import Store
 
 _COLUMNS = (
     "id, session_id, created_at, expires_at, used_at, revoked_at, doctor_name, doctor_rpps,"
-    " doctor_specialty, station_id"
+    " doctor_specialty, station_id, doctor_identity"
 )
+
+
+def identity_json(verified: Mapping[str, str] | None) -> str | None:
+    """How a verified identity is kept with an invitation (None: typed)."""
+    return None if verified is None else json.dumps(dict(verified), ensure_ascii=False,
+                                                    sort_keys=True)
+
+
+def identity_from(text: str | None) -> dict[str, str] | None:
+    """The verified identity kept by :func:`identity_json`, or None."""
+    value = json.loads(text) if text else None
+    return ({str(k): str(v) for k, v in value.items()} if isinstance(value, dict)
+            else None)
 
 
 def _row_to_invitation(row: tuple[Any, ...]) -> Invitation:
     (row_id, session_id, created, expires, used, revoked, name, rpps, specialty,
-     station_id) = row
+     station_id, identity) = row
     return Invitation(
         id=row_id, session_id=session_id, created_at=from_text(created),
         expires_at=from_text(expires), used_at=None if used is None else from_text(used),
         revoked_at=None if revoked is None else from_text(revoked),
         doctor=None if name is None else Doctor(name, rpps, specialty), station_id=station_id,
+        verified=identity_from(identity),
     )
 
 
@@ -57,11 +72,16 @@ class NotYourSessionError(StationError):
 
 
 def doctor_joined_message(invitation: Invitation) -> dict[str, Any]:
-    """The ``doctor-joined`` message telling a station who joined through ``invitation``."""
+    """The ``doctor-joined`` message telling a station who joined through ``invitation``
+    (with ``identity`` when an OpenID Connect sign-in vouched for the doctor)."""
     doctor, used = invitation.doctor, invitation.used_at
     assert doctor is not None and used is not None  # only used invitations are announced
-    return {"type": "doctor-joined", "invitation": invitation.id, "name": doctor.name,
-            "rpps": doctor.rpps, "specialty": doctor.specialty, "time": to_text(used)}
+    message: dict[str, Any] = {
+        "type": "doctor-joined", "invitation": invitation.id, "name": doctor.name,
+        "rpps": doctor.rpps, "specialty": doctor.specialty, "time": to_text(used)}
+    if invitation.verified is not None:
+        message["identity"] = dict(invitation.verified)
+    return message
 
 
 class RemoteBook(InvitationBook, Protocol):
@@ -151,11 +171,14 @@ class RemoteInvitations:
         value = json.loads(row[0]) if row else {}
         return value if isinstance(value, dict) else {}
 
-    def join(self, token: str, name: str, rpps: str, specialty: str) -> Invitation:
+    def join(self, token: str, name: str, rpps: str, specialty: str, *,
+             verified: Mapping[str, str] | None = None) -> Invitation:
         """Use the link: check the doctor and record them in the invitation, once.
 
         Same refusals as :meth:`station.signaling.invitations.Invitations.join`;
         the session event is the station's to record (``doctor-joined``).
+        ``verified`` (after an OpenID Connect sign-in) is kept with the
+        invitation, relayed to the station, and its method named in the audit row.
         """
         doctor = Doctor(name.strip(), check_rpps(rpps), specialty.strip())
         now = self._clock()
@@ -169,12 +192,16 @@ class RemoteInvitations:
                 raise InvitationError(state)
             conn.execute(
                 "UPDATE remote_invitations SET used_at = ?, doctor_name = ?, doctor_rpps = ?,"
-                " doctor_specialty = ? WHERE id = ?",
-                (stamp, doctor.name, doctor.rpps, doctor.specialty, invitation.id))
+                " doctor_specialty = ?, doctor_identity = ? WHERE id = ?",
+                (stamp, doctor.name, doctor.rpps, doctor.specialty, identity_json(verified),
+                 invitation.id))
+            details: dict[str, Any] = {"session": invitation.session_id,
+                                       "station": invitation.station_id,
+                                       "invitation": invitation.id}
+            if verified is not None:
+                details["verified_by"] = verified["method"]
             audit.append(conn, actor=f"rpps:{doctor.rpps}", action="invitation.used",
-                         time=stamp, details={"session": invitation.session_id,
-                                              "station": invitation.station_id,
-                                              "invitation": invitation.id})
+                         time=stamp, details=details)
             used = self._get(conn, invitation.id)
         assert used is not None
         return used

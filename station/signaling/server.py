@@ -5,7 +5,8 @@ Routes (see ``docs/call-protocol.md``)::
     GET  /join/<token>           console page, or a French error page
     POST /api/join/<token>       {"name", "rpps", "specialty"} -> {"ticket", "session"}
     GET  /oidc/login/<token>, /oidc/callback, /api/join/<token>/identity
-                                 doctors' OpenID Connect sign-in (oidc_routes)
+                                 doctors' OpenID Connect sign-in (oidc_routes),
+                                 embedded or standalone
     GET  /web/...                static files of resources/web
     WS   /ws/doctor?ticket=...   the doctor's console
     WS   /ws/station/<session>   the station, ``Authorization: Bearer <key>``
@@ -53,6 +54,7 @@ from station.signaling.limits import (
     REJOIN_TICKET_TTL_SECONDS,
     read_json,
 )
+from station.signaling.oidc_state import SignIns
 from station.signaling.openapi import add_openapi_route
 from station.signaling.pages import (
     SECURITY_HEADERS,
@@ -150,6 +152,7 @@ class SharedBackends:
     tickets: TicketBook
     stations: StationRegistry
     invitations: RemoteBook
+    sign_ins: SignIns | None = None  # doctors' OpenID Connect sign-ins; None: in memory
 
 
 STATE = web.AppKey("signaling", SignalingState)
@@ -212,16 +215,18 @@ async def join_api(request: web.Request) -> web.Response:
     # Doctors' OpenID Connect sign-in: a verified RPPS replaces the typed one.
     from station.signaling import oidc_routes  # noqa: PLC0415 - it imports this module
 
-    verified = oidc_routes.join_identity(request, request.match_info["token"])
+    verified = await oidc_routes.join_identity(request, request.match_info["token"])
     if isinstance(verified, web.Response):
         return verified
     try:
         if verified is not None:
-            invitation = state.invitations.join(
+            # Embedded, the session event records it; standalone, the invitation
+            # keeps it for the doctor-joined message the station records.
+            invitation = state.book.join(
                 request.match_info["token"], form[0], verified.rpps, form[2],
                 verified={"method": "oidc", "issuer": verified.issuer,
                           "subject": verified.subject, "name": verified.name})
-            oidc_routes.signed_in(request)
+            await oidc_routes.signed_in(request)
         else:
             invitation = state.book.join(request.match_info["token"], *form)
     except ValidationError as error:
@@ -338,10 +343,11 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
     invitations (tests move it); ``rooms`` defaults to an in-memory registry.
     ``ice_servers`` (browser format: ``{"urls", "username", "credential"}``)
     are handed to consoles by ``GET /api/config``. ``oidc`` turns on doctors'
-    OpenID Connect sign-in (embedded server only; ``oidc_clock`` checks ID
-    tokens' times, ``clock`` by default). ``shared`` (standalone only) puts the
-    rooms, tickets, stations and invitations elsewhere than this process and
-    ``store``: the nodes of a cluster (:mod:`station.signaling.cluster`).
+    OpenID Connect sign-in (``oidc_clock`` checks ID tokens' times, ``clock``
+    by default; sign-ins wait in ``shared.sign_ins``, else in memory).
+    ``shared`` (standalone only) puts the rooms, tickets, stations, invitations
+    and sign-ins elsewhere than this process and ``store``: the nodes of a
+    cluster (:mod:`station.signaling.cluster`).
     Standalone without it, tickets live in ``store`` and survive a restart.
     ``turn`` (``[turn]`` of station.toml) gives each doctor's socket fresh
     time-limited credentials for the TURN relay (``iceServers`` in its first
@@ -387,13 +393,11 @@ def create_app(store: Store, *, station_key: str | None = None, public_url: str 
     expertise_routes.register(app, store, web_root=state.web_root, clock=clock,
                               allowed_origins=lambda: state.allowed_origins,
                               origin_of=origin_of)
-    if oidc is not None and standalone:
-        raise ValueError("OpenID Connect sign-in needs the embedded server (station_key)")
     from station.signaling import oidc_routes  # noqa: PLC0415 - it imports this module
     from station.signaling.oidc import RelyingParty  # noqa: PLC0415
 
-    oidc_routes.register(app, oidc, None if oidc is None
-                         else RelyingParty(oidc, clock=oidc_clock or clock))
+    oidc_routes.register(app, oidc, None if oidc is None else RelyingParty(
+        oidc, clock=oidc_clock or clock, sign_ins=shared.sign_ins if shared else None))
     if state.web_root.is_dir():
         app.router.add_static("/web/", state.web_root, follow_symlinks=False)
     add_openapi_route(app)

@@ -525,6 +525,13 @@ CREATE TABLE signaling_tickets (
 CREATE INDEX signaling_tickets_expiry ON signaling_tickets (expires_at);
 """
 
+# Doctors' OpenID Connect sign-in on a standalone server: who vouched for the
+# doctor of a used invitation (JSON: method, issuer, subject, name; NULL when
+# the identity was typed), kept so that a station coming back hears it again.
+_V11 = """
+ALTER TABLE remote_invitations ADD COLUMN doctor_identity TEXT;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, residents, sessions, clinical facts, audit trail", _V1),
     Migration(2, "exam camera snapshots (lossless files, metadata and hashes)", _V2),
@@ -539,5 +546,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               _V9),
     Migration(10, "doctors' socket tickets of the standalone signaling server (digests)",
               _V10),
+    Migration(11, "remote invitations: the doctor's verified identity (OpenID Connect)",
+              _V11),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
