@@ -92,6 +92,8 @@ INCIDENT_LABELS = {"call_dropped": "Appel interrompu", "call_restored": "Appel r
                    "video_stopped": "Vidéo coupée (liaison trop faible)",
                    "video_resumed": "Vidéo rétablie",
                    "session_resumed": "Séance reprise après interruption",
+                   "relay_refused": "Relais TURN : identifiants refusés",
+                   "relay_unreachable": "Relais TURN injoignable",
                    "station_stopped": "Arrêt de la station"}
 ROLE_LABELS = {"doctor": "Médecin", "requesting_doctor": "Médecin requérant",
                "nurse": "Infirmier·e"}
