@@ -32,8 +32,10 @@ def test_withdrawal_during_the_call_ends_the_media(store: Store, nurse: NurseAcc
         async with aiohttp.ClientSession() as http:
             try:
                 await runtime.start(session)
+                assert runtime.server is not None
                 ws, answering = await join_over_signaling(runtime.invite(), http, doctor,
-                                                            "Dr Anne Leroy", "gériatrie")
+                                                            "Dr Anne Leroy", "gériatrie",
+                                                            tls=runtime.server.client_tls)
                 assert runtime.call is not None
                 call = runtime.call
                 await until(lambda: call.state == CallState.CONNECTED, "connected", 30)

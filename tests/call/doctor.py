@@ -29,6 +29,7 @@ from station.call.loopback import allow_loopback_candidates
 from station.call.messages import SnapshotAssembler, snapshot_ack_message
 from station.call.peer import StationCall
 from station.call.tracks import CameraTrack, StethoscopeTrack
+from station.signaling.tls import ClientTls
 
 
 class Doctor:
@@ -197,16 +198,19 @@ async def loopback_call(context: dict[str, Any] | None = None,
 
 async def join_over_signaling(link: str, http: Any, doctor: Doctor,
                               name: str = "Dr Élise Moreau",
-                              specialty: str = "médecine générale") -> Any:
-    """The doctor's join form and signaling socket (a real server), answering the
-    station's offers; returns the socket and the task answering."""
+                              specialty: str = "médecine générale",
+                              tls: ClientTls | None = None) -> Any:
+    """The doctor's join form and signaling socket (a real server, over TLS verified
+    with ``tls``, or the session's own settings), answering the station's offers;
+    returns the socket and the task answering."""
     base, token = link.rsplit("/join/", 1)
+    options = tls.options() if tls is not None else {}
     async with http.post(f"{base}/api/join/{token}", headers={"Origin": base},
                          json={"name": name, "rpps": "10001234565",
-                               "specialty": specialty}) as response:
+                               "specialty": specialty}, **options) as response:
         assert response.status == 200, await response.text()
         ticket = (await response.json())["ticket"]
-    ws = await http.ws_connect(f"{base}/ws/doctor?ticket={ticket}", origin=base)
+    ws = await http.ws_connect(f"{base}/ws/doctor?ticket={ticket}", origin=base, **options)
 
     async def answer_offers() -> None:
         async for message in ws:

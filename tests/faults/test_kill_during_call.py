@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 
 from station.headless import DEFAULT_COMMAND, STATION_BIN, HeadlessStation
+from station.signaling.tls import client_context
 from tests.call.doctor import Doctor, join_over_signaling, until
 
 SEEDS = (11, 22, 33)
@@ -40,7 +41,9 @@ def received(doctor: Doctor) -> dict[int, Any]:
 async def call_then_kill(station: HeadlessStation, rng: random.Random) -> dict[int, Any]:
     """Join as the doctor, let measurements flow and be acknowledged, then kill -9."""
     doctor = Doctor()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as http:
+    # The station's local certificate, verified (it is made once and kept in its home).
+    trusted = client_context(only=station.home / "demo" / "tls" / "localhost.crt")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trusted)) as http:
         ws, answering = await join_over_signaling(station.link, http, doctor)
         try:
             target = rng.randint(3, 12)

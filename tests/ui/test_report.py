@@ -70,7 +70,9 @@ def test_draft_review_validation_and_sending_per_recipient(
                 runtime = live.runtime
                 assert runtime is not None and runtime.call is not None
                 call = runtime.call
-                ws, answering = await join_over_signaling(await runtime.create_link(), http, doctor)
+                assert runtime.server is not None
+                ws, answering = await join_over_signaling(await runtime.create_link(), http,
+                                                          doctor, tls=runtime.server.client_tls)
                 await until(lambda: call.state is CallState.CONNECTED, "connected", 30)
                 await until(lambda: "report" in doctor.channels, "report channel", 10)
                 # The doctor's draft shows up as it arrives.
