@@ -192,3 +192,33 @@ def test_a_shared_home_makes_one_certificate(tmp_path: Path) -> None:
     server_context(ServerCertificate(*pairs[0], local=True))
     assert not [p for p in os.listdir(tmp_path / "tls") if p.endswith(".tmp")]
     shutil.rmtree(tmp_path / "tls")
+
+
+def test_a_configured_certificate_is_checked_by_the_public_name(store: Store,
+                                                                 tmp_path: Path) -> None:
+    """Production: the embedded server presents the configured pair; the station's own
+    client reaches it on the loopback but checks it as doctors do, by the public URL's
+    name, against the system's store plus ``ca_file`` (here the private "CA")."""
+    make_session(store)
+    cert, key = demo_certificate(tmp_path / "issued")  # stands for an issued certificate
+    settings = TlsSettings(cert, key, ca_file=cert)
+
+    async def body() -> None:
+        server = await start_embedded(store, tls_settings=settings,
+                                      public_url="https://localhost:8443")
+        try:
+            assert server.certificate == ServerCertificate(cert, key)  # not the local one
+            assert not (store.path.parent / "tls").exists()
+            tls = server.client_tls
+            assert tls is not None and tls.server_hostname == "localhost"
+            async with aiohttp.ClientSession() as http:
+                ws = await http.ws_connect(
+                    f"{server.url}/ws/station/{SESSION}", **tls.options(),
+                    headers={"Authorization": f"Bearer {server.station_key}"})
+                await ws.close()
+                with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                    await http.ws_connect(f"{server.url}/ws/station/{SESSION}",
+                                          ssl=client_context(), server_hostname="localhost")
+        finally:
+            await server.stop()
+    run(body)
