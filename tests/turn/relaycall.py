@@ -145,7 +145,8 @@ def doctor_browser(lab: RelayLab, folder: Path, sync_api: Any) -> Iterator[Any]:
             *CHROMIUM_ARGS, "--disable-features=WebRtcHideLocalIpsWithMdns"])
         try:
             # The console page comes from the test CA's server: the browser is told to
-            # accept it (the TURN TLS check is Chromium's own, see the turns: test).
+            # accept it. So these tests do not show whether Chromium checks the relay's
+            # certificate for turns: (it allocated with the test CA's one here).
             context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris",
                                           ignore_https_errors=True)
             context.add_init_script(WATCH_PEERS_JS)
