@@ -9,7 +9,9 @@ station connected to node A, and a node that dies loses nothing:
 - doctors' socket tickets, rejoin tickets included
   (:class:`~station.signaling.tickets.RedisTicketBook`);
 - stations and their keys (:mod:`station.signaling.redis_stations`);
-- invitations (:mod:`station.signaling.redis_invitations`).
+- invitations (:mod:`station.signaling.redis_invitations`);
+- doctors' OpenID Connect sign-ins in flight and verified doctors
+  (:class:`~station.signaling.oidc_state.RedisSignIns`).
 
 Each node keeps its own SQLite store for its audit trail. Put the nodes
 behind a load balancer that checks their health (see ``docs/deploy.md``);
@@ -32,6 +34,7 @@ from station.clock import Clock, utc_now
 from station.errors import StationError
 from station.paths import station_home
 from station.settings_file import read_section
+from station.signaling.oidc_state import RedisSignIns
 from station.signaling.redis_invitations import RedisInvitations
 from station.signaling.redis_rooms import RedisRoomRegistry
 from station.signaling.redis_stations import RedisStationDirectory
@@ -43,6 +46,7 @@ REDIS_VARIABLE = "STATION_SIGNALING_REDIS"
 CONFIG_FILENAME = "station.toml"
 # A node waits this long for Redis before saying it is unreachable.
 REDIS_TIMEOUT = 5.0
+REDIS_CONNECTIONS = 16  # per node, besides its pub/sub connection
 _NODE = web.AppKey("cluster_node", RedisRoomRegistry)
 _CLIENTS = web.AppKey("cluster_clients", list)
 
@@ -106,13 +110,17 @@ def cluster_app(store: Store, url: str, *, public_url: str = "", clock: Clock = 
     shared state in the Redis at ``url``. The node listens on its pub/sub channel
     from the app's start to its cleanup. ``options`` go to ``create_app``."""
     blocking = sync_client(url)
-    shared = redis.asyncio.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT,
-                                          health_check_interval=30)
+    # A bounded pool: under a burst of relays the node waits for a connection rather
+    # than opening hundreds (each a descriptor, taken from its sockets' budget).
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_TIMEOUT,
+        socket_connect_timeout=REDIS_TIMEOUT, health_check_interval=30)
+    shared = redis.asyncio.Redis(connection_pool=pool)
     rooms = RedisRoomRegistry(shared, node_id)
     stations = RedisStationDirectory(blocking, store, clock=clock)
     backends = SharedBackends(rooms, RedisTicketBook(shared), stations,
                               RedisInvitations(blocking, store, stations, public_url,
-                                               clock=clock))
+                                               clock=clock), RedisSignIns(shared))
     app = create_app(store, public_url=public_url, clock=clock, shared=backends, **options)
     app[_NODE] = rooms
     app[_CLIENTS] = [shared, blocking]
@@ -134,4 +142,5 @@ async def _stop(app: web.Application) -> None:
     await app[_NODE].stop()
     shared, blocking = app[_CLIENTS]
     await shared.aclose()
+    await shared.connection_pool.disconnect()  # a pool given to the client is not its own
     blocking.close()

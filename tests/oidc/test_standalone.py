@@ -158,4 +158,8 @@ def test_required_sign_in_applies_to_every_station(tmp_path: Path,
             assert await s.browser.sign_in(token, DR_MARTIN) == f"/join/{token}"
             status, _ = await s.join(token)
             assert status == 200
+            # The published description lists the sign-in beside the stations' API.
+            async with s.browser.http.get(f"{s.server.url}/openapi.json") as response:
+                paths = (await response.json())["paths"]
+            assert {"/oidc/login/{token}", "/oidc/callback", "/api/invitations"} <= set(paths)
     run(body, timeout=120)
