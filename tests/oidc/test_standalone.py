@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from station.call.peer import StationCall
 from station.call.signaling import SignalingClient
+from station.errors import StationError
 from station.signaling.client_api import InvitationClient, SignalingConfig, record_doctor_joined
 from station.signaling.runner import RunningServer, start_server
 from station.signaling.server import create_app
@@ -163,3 +165,23 @@ def test_required_sign_in_applies_to_every_station(tmp_path: Path,
                 paths = (await response.json())["paths"]
             assert {"/oidc/login/{token}", "/oidc/callback", "/api/invitations"} <= set(paths)
     run(body, timeout=120)
+
+
+def test_a_malformed_identity_in_doctor_joined_is_refused(tmp_path: Path) -> None:
+    """The station checks what the server says vouched for the doctor, as the rest."""
+    good = {"type": "doctor-joined", "invitation": 3, "name": "Dr A", "rpps": DR_MARTIN_RPPS,
+            "specialty": "MG", "time": "2026-11-23T09:00:00.000000+00:00",
+            "identity": {"method": "oidc", "issuer": "https://psc.example", "subject": "f:1",
+                         "name": "Claire MARTIN"}}
+    with Store.open(tmp_path / "station.sqlite3") as store:
+        make_session(store, S1)
+        for broken in ({"method": "password"}, {"subject": ""}, {"issuer": 3},
+                       {"name": "x" * 513}, {"extra": "y"}):
+            with pytest.raises(StationError):
+                record_doctor_joined(store, S1, {**good,
+                                                 "identity": {**good["identity"], **broken}})
+        with pytest.raises(StationError):
+            record_doctor_joined(store, S1, {**good, "identity": "oidc"})
+        assert record_doctor_joined(store, S1, good)
+        [event] = [e for e in SessionRecords(store).events(S1) if e.type == "doctor_joined"]
+        assert event.data["identity"] == good["identity"]
