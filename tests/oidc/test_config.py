@@ -8,6 +8,8 @@ import pytest
 
 from station.oidc_config import DEFAULT_RPPS_CLAIM, OidcConfigError, load_oidc_config
 from station.signaling.oidc import OidcError, name_from_claims, rpps_from_claim
+from tests.conftest import run_station
+from tests.oidc.provider import free_port
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -52,3 +54,15 @@ def test_the_rpps_of_a_psc_national_id() -> None:
         assert error.value.code == code
     assert name_from_claims({"given_name": "Claire", "family_name": "MARTIN"}) == "Claire MARTIN"
     assert name_from_claims({"name": "Dr Paul Durand"}) == "Dr Paul Durand"
+
+
+def test_station_serve_refuses_a_bad_section_before_listening(tmp_path: Path) -> None:
+    """``station serve`` reads [oidc] of its home: a bad section stops it with the
+    section's French message, and nothing listens."""
+    port = free_port()
+    write(tmp_path, '[oidc]\nissuer = "https://psc.example"\nclient_id = "c"\n')
+    result = run_station("serve", "--self-signed", "--port", str(port), home=tmp_path,
+                         env={"STATION_OIDC_CLIENT_SECRET": ""})
+    assert result.returncode != 0
+    assert "[oidc] de station.toml : « client_secret » manque" in result.stderr
+    assert "https://" not in result.stdout  # never said it was listening
