@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import web, web_fileresponse
 
 from station.oidc_config import OidcConfig
 from station.signaling.invitations import Invitations
@@ -75,6 +75,17 @@ class RunningServer:
         await self.runner.cleanup()
 
 
+def _chunked_static_files() -> None:
+    """Static files over TLS go out in aiohttp's own chunks, not ``loop.sendfile``.
+
+    Over TLS the kernel's sendfile cannot be used anyway, and asyncio's generic
+    fallback (Python 3.11) fails with an AttributeError when the browser resets
+    the connection mid-file: aiohttp logs it as an unhandled exception, with a
+    traceback, for a closed tab. Its own chunked path (what ``AIOHTTP_NOSENDFILE``
+    selects at import) ends that connection quietly."""
+    setattr(web_fileresponse, "NOSENDFILE", True)  # noqa: B010 - a Final of aiohttp's
+
+
 async def start_server(app: web.Application, host: str = "127.0.0.1", port: int = 0, *,
                        ssl_context: ssl.SSLContext | None = None,
                        client_tls: ClientTls | None = None) -> RunningServer:
@@ -85,6 +96,8 @@ async def start_server(app: web.Application, host: str = "127.0.0.1", port: int 
     ``ssl_context`` it is HTTPS/WSS only; ``client_tls`` is kept for the
     clients of this machine that will reach it.
     """
+    if ssl_context is not None:
+        _chunked_static_files()
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)

@@ -3,7 +3,9 @@ clients that verify, and no plain-text way in."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 import os
 import shutil
 import ssl
@@ -222,3 +224,38 @@ def test_a_configured_certificate_is_checked_by_the_public_name(store: Store,
         finally:
             await server.stop()
     run(body)
+
+
+def test_browsers_that_vanish_mid_file_leave_no_error_in_the_log(
+        store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A tab closed while a static file is sent (TCP reset) ends that connection
+    quietly: asyncio's TLS sendfile fallback used to log an unhandled AttributeError."""
+    import socket  # noqa: PLC0415
+    import struct  # noqa: PLC0415
+
+    async def body() -> None:
+        server = await start_embedded(store, tls_settings=TlsSettings())
+        assert server.client_tls is not None
+        port = int(server.url.rsplit(":", 1)[1])
+        try:
+            for _ in range(40):
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", port, ssl=server.client_tls.context,
+                    server_hostname="localhost")
+                writer.write(b"GET /web/console.js HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                await writer.drain()
+                await reader.readuntil(b"\r\n\r\n")  # the file is on its way
+                writer.get_extra_info("socket").setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                writer.transport.abort()  # a reset, not a goodbye
+            await asyncio.sleep(0.5)
+            async with aiohttp.ClientSession() as http, \
+                    http.get(f"{server.url}/web/console.js",
+                             **server.client_tls.options()) as response:
+                assert response.status == 200 and len(await response.read()) > 1000
+        finally:
+            await server.stop()
+
+    caplog.set_level(logging.ERROR)
+    run(body)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
