@@ -121,7 +121,9 @@ def server_context(certificate: ServerCertificate, now: datetime | None = None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        context.load_cert_chain(certificate.cert_file, certificate.key_file)
+        # An empty password: an encrypted key is refused here instead of OpenSSL
+        # asking for its passphrase on the terminal of a server started unattended.
+        context.load_cert_chain(certificate.cert_file, certificate.key_file, password=b"")
     except ssl.SSLError as error:
         if "KEY_VALUES_MISMATCH" in str(error):
             raise TlsError("tls.key_mismatch", cert=str(certificate.cert_file),

@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from station.signaling.client_api import InvitationClient, RemoteServerError, SignalingConfig
@@ -106,6 +107,12 @@ def test_bad_pairs_are_refused_with_a_clear_message(tmp_path: Path) -> None:
     encrypted_like = tmp_path / "key.txt"
     encrypted_like.write_text("this is no PEM key")
     cases.append((ServerCertificate(cert_a, encrypted_like), "clé privée ou certificat illisible"))
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(serialization.load_pem_private_key(key_a.read_bytes(), None)
+                          .private_bytes(serialization.Encoding.PEM,
+                                         serialization.PrivateFormat.PKCS8,
+                                         serialization.BestAvailableEncryption(b"secret")))
+    cases.append((ServerCertificate(cert_a, encrypted), "une clé PEM non chiffrée"))
     for certificate, message in cases:
         with pytest.raises(TlsError, match=message):
             server_context(certificate)
