@@ -74,7 +74,7 @@ def call_state(page: Any) -> str:
 def test_the_call_connects_across_the_link(page: Any, station: Station, lab: NetLab) -> None:
     sync_api.expect(page.get_by_test_id("call-state")).to_contain_text(
         "En communication", timeout=TIMEOUT * 1000)
-    assert station.link.startswith(f"http://{lab.station_ip}:")
+    assert station.link.startswith(f"https://{lab.station_ip}:")  # TLS only
     assert_rising(page, "video-room", "video")
     assert_rising(page, "audio-stethoscope", "audio")
 
