@@ -135,7 +135,14 @@ def node_of(app: web.Application) -> RedisRoomRegistry:
 
 
 async def _start(app: web.Application) -> None:
-    await app[_NODE].start()
+    # Open the pool's connections now: a node whose sockets later take every file
+    # descriptor it may have still reaches Redis (a connection opened lazily then
+    # would fail, and with it the relay of a call already set up).
+    pool = app[_CLIENTS][0].connection_pool
+    held = [await pool.get_connection() for _ in range(REDIS_CONNECTIONS - 1)]
+    for connection in held:
+        await pool.release(connection)
+    await app[_NODE].start()  # its pub/sub takes the last one
 
 
 async def _stop(app: web.Application) -> None:

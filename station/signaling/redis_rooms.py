@@ -101,15 +101,22 @@ class RedisRoomRegistry:
         """See :meth:`~station.signaling.rooms.RoomRegistry.join`."""
         seat = f"{self.node_id}/{next(self._numbers)}"
         key = ROOM_PREFIX + room
-        for _attempt in range(_CAS_ATTEMPTS):
-            old = text(await self._redis.hget(key, role.value))
-            if old and not replace and await self._alive(old):
-                raise RoomOccupiedError(room, role)
-            if await self._cas(keys=[key], args=[role.value, old, seat, ROOM_TTL_SECONDS]):
-                break
-        else:
-            raise RoomOccupiedError(room, role)
+        # Known here before it is in Redis: the other peer's node may deliver to the
+        # seat (peer-joined) the moment it appears there.
         self._local[seat], self._seat_of[peer] = peer, seat
+        try:
+            for _attempt in range(_CAS_ATTEMPTS):
+                old = text(await self._redis.hget(key, role.value))
+                if old and not replace and await self._alive(old):
+                    raise RoomOccupiedError(room, role)
+                if await self._cas(keys=[key], args=[role.value, old, seat, ROOM_TTL_SECONDS]):
+                    break
+            else:
+                raise RoomOccupiedError(room, role)
+        except BaseException:
+            self._local.pop(seat, None)
+            self._seat_of.pop(peer, None)
+            raise
         if old:  # replaced (or stale): the old socket is told to go, wherever it is
             await self._tell(old, {"op": "close", "seat": old})
         other = text(await self._redis.hget(key, role.other.value))

@@ -56,10 +56,10 @@ class ClusterLab:
     """Redis, ``count`` nodes and a balancer; :attr:`url` is what clients use."""
 
     def __init__(self, root: Path, count: int = 3,
-                 taskset: list[str] | None = None) -> None:
+                 prefix: list[str] | None = None) -> None:
         self.root = root
         self.count = count
-        self.taskset = taskset or []
+        self.prefix = prefix or []  # run each node through this (prlimit, taskset)
         self.nodes: list[Node] = []
         self._stack = ExitStack()
         self.redis_url = ""
@@ -112,7 +112,7 @@ class ClusterLab:
         """Start one node and wait for its ``listening`` and node-id lines."""
         home = self.root / name
         port = free_port()
-        command = [*self.taskset, str(STATION), "serve", "--redis", self.redis_url,
+        command = [*self.prefix, str(STATION), "serve", "--redis", self.redis_url,
                    "--port", str(port), "--cert", str(self.cert), "--key", str(self.cert_key),
                    "--public-url", self.url]
         process = subprocess.Popen(command, env={**os.environ, "STATION_HOME": str(home)},
