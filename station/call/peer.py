@@ -34,6 +34,7 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
+from aiortc.codecs.opus import OpusEncoder
 
 from devices.measurement import Measurement
 from station.call import messages
@@ -53,6 +54,7 @@ from station.call.events import (
 from station.call.link import Decision, LinkMonitor, LinkPolicy
 from station.call.opus import InlineOpusTrack, StethoscopeOpusEncoder, install_encoder
 from station.call.pacing import ScavengerWindow
+from station.call.scheduling import yield_to_loop
 from station.call.sctp import tune_sctp
 from station.call.tracks import BlockAudioTrack, TrackHub
 
@@ -85,7 +87,7 @@ class StationCall:
                  hub: TrackHub | None = None,
                  context: Mapping[str, Any] | None = None, heartbeat_interval: float = 1.0,
                  missed_heartbeats: int = 3, link_policy: LinkPolicy | None = None,
-                 link_interval: float = 2.0, adapt_video: bool = False) -> None:
+                 link_interval: float = 2.0, adapt_video: bool = True) -> None:
         self._sources: dict[str, MediaStreamTrack | None] = {name: sources.get(name)
                                                              for name in STREAMS}
         # Silence keeps the voice stream (and its msid) when there is no microphone.
@@ -198,6 +200,7 @@ class StationCall:
         # max-bundle: under "balanced", aiortc 1.16 leaves a second audio transceiver on a
         # transport it discards when the answer bundles everything: that stream never flows.
         self._bulk_base_rtt = None  # a new connection may take another path
+        yield_to_loop()  # video work must not delay the sound (station/call/scheduling.py)
         servers = self._ice_servers() if callable(self._ice_servers) else self._ice_servers
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(servers),
                                                 bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
@@ -213,9 +216,12 @@ class StationCall:
             direction = "sendrecv" if name == "voice" else "sendonly"
             track = self._proxy(source) if source is not None and not (
                 kind == "video" and self.audio_only) else None
-            encoder = StethoscopeOpusEncoder() if name == "stethoscope" else None
+            # Both sounds are encoded on the loop (no thread hop: see InlineOpusTrack); the
+            # voice with aiortc's own Opus settings, the stethoscope with ours.
+            encoder = (StethoscopeOpusEncoder() if name == "stethoscope"
+                       else OpusEncoder() if name == "voice" else None)
             if encoder is not None and track is not None:
-                track = InlineOpusTrack(track, encoder)  # no thread hop: see its docstring
+                track = InlineOpusTrack(track, encoder)
             transceiver = pc.addTransceiver(track or kind, direction=direction)
             transceiver.sender._stream_id = name  # aiortc writes it as the msid stream id
             self._senders[name] = transceiver.sender

@@ -215,6 +215,9 @@ class BlockAudioTrack(MediaStreamTrack):
         self._last_arrival: float | None = None
         self._last_index: int | None = None  # of the last block sent (None: silence)
         self._sent_at: float | None = None
+        # A run of silence is paced from its start (when, and frames into it), not from
+        # the previous frame: a wake-up a few ms late is then no gap in the timeline.
+        self._silence_run: tuple[float, int] | None = None
         self._pts = 0
         self.dropped = 0
         self.silent_frames = 0
@@ -250,7 +253,7 @@ class BlockAudioTrack(MediaStreamTrack):
                 return frame
             idle_at = (self._last_arrival or -math.inf) + self._idle
             if now >= idle_at:
-                due = now if self._sent_at is None else self._sent_at + BLOCK_SECONDS
+                due = now if self._sent_at is None else self._silence_due()
                 if now >= due:
                     self.silent_frames += 1
                     return self._frame(np.zeros(BLOCK_FRAMES, dtype=np.int16), None, now)
@@ -265,9 +268,19 @@ class BlockAudioTrack(MediaStreamTrack):
             if index is not None and self._last_index is not None \
                     and 0 < index - self._last_index <= _MAX_INDEX_STEP:
                 step = index - self._last_index
+            elif index is None and self._silence_run is not None:
+                started, frames = self._silence_run
+                step = max(1, int((now - started) / BLOCK_SECONDS) - frames)
             else:
                 step = max(1, round((now - self._sent_at) / BLOCK_SECONDS))
             self._pts += step * BLOCK_FRAMES
+        if index is not None:
+            self._silence_run = None
+        elif self._silence_run is None:
+            self._silence_run = (now, 0)
+        else:
+            started, frames = self._silence_run
+            self._silence_run = (started, frames + step)
         self._last_index = index
         self._sent_at = now
         frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
@@ -275,6 +288,15 @@ class BlockAudioTrack(MediaStreamTrack):
         frame.pts = self._pts
         frame.time_base = AUDIO_TIME_BASE
         return frame
+
+    def _silence_due(self) -> float:
+        """When the next silent frame is due: 20 ms after the previous frame, or, within a
+        run of silence, on the run's own 20 ms grid (late wake-ups do not add up)."""
+        assert self._sent_at is not None
+        if self._silence_run is None:
+            return self._sent_at + BLOCK_SECONDS
+        started, frames = self._silence_run
+        return started + (frames + 1) * BLOCK_SECONDS
 
     async def _wait_block(self, timeout: float) -> None:
         self._arrived.clear()

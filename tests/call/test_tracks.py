@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 
@@ -74,3 +75,34 @@ def test_a_track_with_no_input_sends_silence_every_20_ms() -> None:
         track.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_silence_keeps_its_timeline_through_late_wake_ups() -> None:
+    """A loop that other work blocks for 16 ms at a time (a busy machine) wakes the
+    track up to 16 ms late: that must not open gaps in the silence, which the receiver
+    would count as concealed. Pacing from the previous frame rounded 31-36 ms to two
+    frames; the silence run's own 20 ms grid absorbs any lateness under a frame."""
+    async def scenario() -> list[int]:
+        track = StethoscopeTrack()
+        running = True
+
+        async def busy_neighbour() -> None:
+            while running:
+                await asyncio.sleep(0.013)
+                time.sleep(0.016)  # blocks the loop, as a slow callback does
+
+        neighbour = asyncio.create_task(busy_neighbour())
+        steps, previous = [], None
+        for _ in range(60):
+            frame = await asyncio.wait_for(track.recv(), 1.0)
+            if previous is not None:
+                steps.append(frame.pts - previous)
+            previous = frame.pts
+        running = False
+        await neighbour
+        track.stop()
+        return steps
+
+    steps = asyncio.run(asyncio.wait_for(scenario(), 10))
+    gaps = sum(step // 960 - 1 for step in steps)
+    assert gaps <= 2, steps  # only a stall of a whole frame (the machine's own) may show

@@ -21,7 +21,6 @@ machine shared with other work (the bench prints the real figures):
 from __future__ import annotations
 
 import math
-import os
 import statistics
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,12 +39,7 @@ from tests.linkemu import (
 )
 
 WHY_NOT = emulator_unavailable()
-# The profile calls need the video adaptation (station/call/adapt.py), off by default
-# until a good link keeps 720p with it (issue 8 open); run them with STATION_ADAPT_TESTS=1.
-ADAPTATION_PENDING = os.environ.get("STATION_ADAPT_TESTS") != "1"
-pytestmark = [pytest.mark.skipif(WHY_NOT is not None, reason=str(WHY_NOT)),
-              pytest.mark.skipif(ADAPTATION_PENDING, reason="video adaptation off by default "
-                                 "(issue 8 open); STATION_ADAPT_TESTS=1 runs these")]
+pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=str(WHY_NOT))
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")
 
