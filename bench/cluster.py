@@ -228,10 +228,11 @@ async def recovery(lab: ClusterLab, args: argparse.Namespace,
                 failed = [s.step for s in sessions if not s.alive]
                 raise SystemExit(f"recovery set-up failed at {failed}: "
                                  f"{plan.figures.first_errors}")
-        victim = lab.nodes[0]
-        hit = [s for s in sessions
-               if victim in (lab.holder(s.session_id, "station"),
-                             lab.holder(s.session_id, "doctor"))]
+        # The node holding the most sockets is killed (the balancer spread them).
+        seats = [(s, lab.holder(s.session_id, "station"), lab.holder(s.session_id, "doctor"))
+                 for s in sessions]
+        victim = max(lab.nodes, key=lambda n: sum((st is n) + (dr is n) for _, st, dr in seats))
+        hit = [s for s, st, dr in seats if victim in (st, dr)]
         lab.kill(victim)
         killed = time.monotonic()
 
