@@ -51,6 +51,20 @@ return 1
 """
 
 
+# Relay in one round trip: find the seat of the role ARGV[1] and, unless it is on
+# this node (ARGV[4]: delivered here without Redis), publish the envelope to its
+# node's channel. Returns {listeners, seat}: listeners -1 for a seat on this node,
+# 0 for a seat whose node is gone; seat '' when nobody holds it.
+_RELAY = """
+local seat = redis.call('HGET', KEYS[1], ARGV[1])
+if not seat then return {0, ''} end
+local node = string.match(seat, '^(.*)/[^/]*$')
+if node == ARGV[4] then return {-1, seat} end
+local envelope = '{"op":"deliver","seat":' .. cjson.encode(seat) .. ',"message":' .. ARGV[2] .. '}'
+return {redis.call('PUBLISH', ARGV[3] .. node, envelope), seat}
+"""
+
+
 def text(value: bytes | str | None) -> str:
     """A Redis reply as text ("" for none), whether or not the client decodes."""
     if value is None:
@@ -76,6 +90,7 @@ class RedisRoomRegistry:
         self._seat_of: dict[Peer, str] = {}
         self._numbers = itertools.count(1)
         self._cas = redis.register_script(_CAS)
+        self._relay = redis.register_script(_RELAY)
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
 
@@ -140,10 +155,19 @@ class RedisRoomRegistry:
 
     async def relay(self, room: str, sender: Role, message: dict[str, Any]) -> bool:
         """See :meth:`~station.signaling.rooms.RoomRegistry.relay`."""
-        seat = text(await self._redis.hget(ROOM_PREFIX + room, sender.other.value))
+        key = ROOM_PREFIX + room
+        listeners, raw = await self._relay(keys=[key], args=[
+            sender.other.value, json.dumps(message), NODE_PREFIX, self.node_id])
+        seat = text(raw)
         if not seat:
             return False
-        return await self._deliver(room, sender.other, seat, message)
+        if int(listeners) < 0:  # on this node
+            return await self._handle({"op": "deliver", "seat": seat, "message": message})
+        if int(listeners) > 0:
+            return True
+        log.info("seat %s of room %s is stale (its node is gone): freed", seat, room)
+        await self._cas(keys=[key], args=[sender.other.value, seat, "", ROOM_TTL_SECONDS])
+        return False
 
     async def occupants(self, room: str) -> set[Role]:
         """See :meth:`~station.signaling.rooms.RoomRegistry.occupants` (stale seats
