@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 STREAMS = ("room", "exam", "voice", "stethoscope")  # transceiver order of the contract
 _BACKLOG = 500  # reliable messages kept while reconnecting; the oldest go first
 _SNAPSHOT_BUFFER = 1 << 20  # pause snapshot chunks above 1 MiB queued in SCTP
+_LINK_WAIT = 0.5  # seconds between checks of whether a poor link carries video again
 _WAVEFORM_BACKLOG = 4096  # bytes of waveforms queued in SCTP above which chunks are dropped
 _RETIRE_DELAY = 1.0  # seconds a replaced track keeps feeding a sender blocked on it
 
@@ -450,6 +451,11 @@ class StationCall:
     async def _pace(self, pacer: ScavengerWindow, progress: asyncio.Event, size: int) -> bool:
         """Wait until ``pacer`` lets ``size`` bytes go; False when the receiver has
         stopped acknowledging (the caller then sends unpaced)."""
+        # A link too poor for video is too poor for a still: the vitals and the sound go
+        # first (measured on the poor profile: with a still under way, vitals stopped
+        # arriving for the whole window). The still goes on when video comes back.
+        while self.audio_only and self.audio_only_cause == "link" and self._pc is not None:
+            await asyncio.sleep(_LINK_WAIT)
         while (wait := pacer.wait_before(size, time.monotonic())) > 0:
             if pacer.stalled(time.monotonic()):
                 log.warning("the doctor's console does not acknowledge snapshot chunks:"
