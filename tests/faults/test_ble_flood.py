@@ -40,12 +40,7 @@ from devices.device import DeviceEvent, EventKind
 from devices.errors import DecodeError
 from devices.factory import Simulators, open_device
 from devices.manager import Backoff, DeviceManager
-from station.consent import ConsentCapacity, ConsentDecision
 from station.device_bridge import DeviceSessionBridge
-from station.people import NurseAccount
-from station.session import SessionEngine
-from station.store.database import Store
-from station.store.residents import Resident
 from tests.faults.test_serial_flood import rss_bytes
 
 FLOOD_S = 6.0
@@ -128,12 +123,10 @@ class Flooder:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_flooding_ble_oximeter_is_flagged_and_the_station_holds(
-        store: Store, nurse: NurseAccount, resident: Resident, seed: int,
+        recording_bridge: DeviceSessionBridge, seed: int,
         caplog: pytest.LogCaptureFixture) -> None:
-    session = SessionEngine.start(store, nurse)
-    session.identify(resident)
-    session.record_consent(ConsentDecision.GIVEN, ConsentCapacity.RESIDENT)
-    bridge = DeviceSessionBridge(session)
+    bridge = recording_bridge
+    session = bridge.session
     caplog.set_level(logging.INFO)
     events: list[tuple[float, DeviceEvent]] = []
     idle_lags: list[float] = []

@@ -25,12 +25,7 @@ from devices.factory import Simulators, open_device
 from devices.manager import Backoff, DeviceManager
 from devices.serial.oximeter import SerialOximeter, settings_for
 from devices.serial.pty import PseudoTerminal
-from station.consent import ConsentCapacity, ConsentDecision
 from station.device_bridge import DeviceSessionBridge
-from station.people import NurseAccount
-from station.session import SessionEngine
-from station.store.database import Store
-from station.store.residents import Resident
 
 FLOOD_S = 6.0
 FLOOD_URL = "serial://flooding-oximeter"
@@ -82,12 +77,10 @@ def rss_bytes() -> int:
 
 @pytest.mark.parametrize("protocol", ["cms50d", "nonin-2"])
 def test_flooding_oximeter_is_flagged_and_the_station_holds(
-        store: Store, nurse: NurseAccount, resident: Resident, protocol: str,
+        recording_bridge: DeviceSessionBridge, protocol: str,
         caplog: pytest.LogCaptureFixture) -> None:
-    session = SessionEngine.start(store, nurse)
-    session.identify(resident)
-    session.record_consent(ConsentDecision.GIVEN, ConsentCapacity.RESIDENT)
-    bridge = DeviceSessionBridge(session)
+    bridge = recording_bridge
+    session = bridge.session
     caplog.set_level(logging.INFO)
     events: list[tuple[float, DeviceEvent]] = []
     lags: list[float] = []
