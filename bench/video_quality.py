@@ -120,9 +120,9 @@ class ClockDrivenStation(HeadlessStation):
 
 
 def grab_frames(link: str, count: int, spacing: float,
-                scene: str) -> list[tuple[int, Image]]:
-    """Join as the doctor, show ``scene``'s camera, grab ``count`` decoded exam frames
-    with their clocks."""
+                scene: str, width: int = 1280) -> list[tuple[int, Image]]:
+    """Join as the doctor, show ``scene``'s camera, wait for the exam video at ``width``
+    pixels wide, grab ``count`` decoded exam frames with their clocks."""
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 - dev dependency
 
     frames: list[tuple[int, Image]] = []
@@ -139,8 +139,17 @@ def grab_frames(link: str, count: int, spacing: float,
             page.wait_for_function(
                 "() => document.querySelector('[data-testid=video-exam]').videoWidth > 0")
             page.locator(f".seg-btn[data-exam='{scene}']").click()
+            # The call opens small and climbs to full size once the link is known
+            # (station/call/adapt.py): compare only full-size frames.
+            page.wait_for_function(
+                "(width) => document.querySelector('[data-testid=video-exam]').videoWidth"
+                " >= width", arg=width)
             time.sleep(4.0)  # the switch, a key frame and the encoder's ramp-up
+            attempts = 0
             while len(frames) < count:
+                attempts += 1
+                if attempts > count * 25:
+                    raise RuntimeError(f"no readable clock in {attempts} grabs of the exam video")
                 grabbed: dict[str, Any] = page.evaluate(GRAB_JS)
                 rgba = np.frombuffer(base64.b64decode(grabbed["rgba"]), np.uint8)
                 rgb = rgba.reshape(grabbed["height"], grabbed["width"], 4)[:, :, :3].copy()
@@ -165,7 +174,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         station = ClockDrivenStation(Path(home), (width, height), args.scene)
         try:
-            frames = grab_frames(station.link, args.frames, 0.5, args.scene)
+            frames = grab_frames(station.link, args.frames, 0.5, args.scene, width)
         finally:
             station.stop()
     scores = [compare(rgb, millis, args.scene) for millis, rgb in frames]

@@ -513,6 +513,13 @@ class StationCall:
     def _on_link_decision(self, decision: Decision) -> None:
         if self.state != CallState.CONNECTED:
             return
+        if decision is Decision.STOP_VIDEO and self._adapting is not None:
+            # The adaptation steps the video down first and stops it itself when even its
+            # smallest rung keeps losing; the monitor's coarser rule stopped video on a
+            # burst of loss a 4G link recovers from (docs/network-profiles.md). It still
+            # brings video back after either stop.
+            log.info("link: the video adaptation decides whether to stop video")
+            return
         self.set_audio_only(decision is Decision.STOP_VIDEO, cause="link")
 
     def replace_exam(self, source: MediaStreamTrack | None) -> None:

@@ -12,7 +12,8 @@ hundreds of milliseconds and the sound arrived in bursts.
 So the station gives its loop a pool whose threads run at a lower priority
 (Linux's per-thread nice value): when the CPU is short, video slows down a
 little and the sound stays on time; when it is not, nothing changes.
-``STATION_WORKER_NICE`` sets the increment (0 turns it off).
+``STATION_WORKER_NICE`` sets the increment (0 turns it off). The nurse's app
+(a qasync loop, whose pool is made of QThreads) keeps its pool as it is.
 """
 
 from __future__ import annotations
@@ -54,9 +55,19 @@ def yield_to_loop(loop: asyncio.AbstractEventLoop | None = None) -> bool:
     if increment == 0 or loop in _loops:
         return False
     _loops.add(loop)
+    # qasync's loop (the nurse's app) keeps its own pool of QThreads, which must not be
+    # dropped (a QThread destroyed while running aborts the process): that loop is left
+    # as it is. asyncio makes its pool on first use; an existing one is shut down.
+    if type(loop).__module__.split(".")[0] == "qasync":
+        return False
+    current = getattr(loop, "_default_executor", None)
+    if current is not None and type(current) is not ThreadPoolExecutor:
+        return False
     executor = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4),
                                   thread_name_prefix="station-worker",
                                   initializer=_lower_priority, initargs=(increment,))
     loop.set_default_executor(executor)
+    if current is not None:
+        current.shutdown(wait=False)  # its idle threads end; running work finishes
     log.debug("worker threads run at nice +%d", increment)
     return True
