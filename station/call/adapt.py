@@ -158,6 +158,11 @@ class AdaptPolicy:
         """Seconds of clean link needed before the next rung up."""
         return self._wait
 
+    @property
+    def bottom_since(self) -> float | None:
+        """Since when (monotonic s) the smallest rung has been held, None above it."""
+        return self._bottom_since
+
     def reset(self, now: float | None = None) -> None:
         """A new connection, or video back after a stop: forget the round-trip baseline
         and the clean run, keep the rung; the bottom rung gets a new grace period."""

@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 STREAMS = ("room", "exam", "voice", "stethoscope")  # transceiver order of the contract
 _BACKLOG = 500  # reliable messages kept while reconnecting; the oldest go first
 _SNAPSHOT_BUFFER = 1 << 20  # pause snapshot chunks above 1 MiB queued in SCTP
+_OPENING_GRACE = 10.0  # seconds after connecting during which only the adaptation acts
 _LINK_WAIT = 0.5  # seconds between checks of whether a poor link carries video again
 _WAVEFORM_BACKLOG = 4096  # bytes of waveforms queued in SCTP above which chunks are dropped
 _RETIRE_DELAY = 1.0  # seconds a replaced track keeps feeding a sender blocked on it
@@ -110,6 +111,7 @@ class StationCall:
         self._monitor: asyncio.Task[None] | None = None
         # Video size and frame rate follow the link (station/call/adapt.py).
         self.video_policy = AdaptPolicy() if adapt_video else None
+        self._connected_at = 0.0  # monotonic time of the last connection
         # Snapshots being sent, by id, each with its pacing window and a wake-up on ack.
         self._snapshot_pacers: dict[str, tuple[ScavengerWindow, asyncio.Event]] = {}
         self._bulk_base_rtt: float | None = None  # this connection's smallest round trip
@@ -149,6 +151,8 @@ class StationCall:
             return
         log.info("call %s -> %s (%s)", self.state, state, reason)
         self.state = state
+        if state is CallState.CONNECTED:
+            self._connected_at = time.monotonic()
         self._emit(StateChanged(state, self.audio_only, reason))
         self._announce_state()
 
@@ -513,14 +517,25 @@ class StationCall:
     def _on_link_decision(self, decision: Decision) -> None:
         if self.state != CallState.CONNECTED:
             return
-        if decision is Decision.STOP_VIDEO and self._adapting is not None:
-            # The adaptation steps the video down first and stops it itself when even its
-            # smallest rung keeps losing; the monitor's coarser rule stopped video on a
-            # burst of loss a 4G link recovers from (docs/network-profiles.md). It still
-            # brings video back after either stop.
-            log.info("link: the video adaptation decides whether to stop video")
+        if decision is Decision.STOP_VIDEO and self._adaptation_still_trying():
+            # The adaptation steps the video down first; the monitor's coarser rule
+            # stopped video on a burst of loss a 4G link recovers from
+            # (docs/network-profiles.md). Once at its smallest rung, past the opening,
+            # the monitor's stop stands (the adaptation's own needs the browser's
+            # estimate to fall, which loss alone does not do).
+            log.info("link: loss, but the video adaptation is still stepping down")
             return
         self.set_audio_only(decision is Decision.STOP_VIDEO, cause="link")
+
+    def _adaptation_still_trying(self) -> bool:
+        """True while the video adaptation runs and is still stepping down (above its
+        smallest rung), or the connection is in its first :data:`_OPENING_GRACE` seconds
+        (keyframes and the first still make a burst of loss a 4G link recovers from)."""
+        policy = self.video_policy
+        if self._adapting is None or policy is None:
+            return False
+        opening = time.monotonic() - self._connected_at < _OPENING_GRACE
+        return opening or policy.bottom_since is None
 
     def replace_exam(self, source: MediaStreamTrack | None) -> None:
         """Show another exam camera (otoscope ↔ dermatoscope) on the ``exam`` stream."""

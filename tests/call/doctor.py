@@ -170,7 +170,8 @@ class LoopbackCall:
 @contextlib.asynccontextmanager
 async def loopback_call(context: dict[str, Any] | None = None,
                         link_policy: LinkPolicy | None = None,
-                        link_interval: float = 2.0) -> AsyncIterator[LoopbackCall]:
+                        link_interval: float = 2.0,
+                        adapt_video: bool = True) -> AsyncIterator[LoopbackCall]:
     """Room + otoscope simulators and a simulated stethoscope, connected to a doctor."""
     allow_loopback_candidates()
     room, exam = open_camera("sim://room"), open_camera("sim://otoscope")
@@ -179,7 +180,7 @@ async def loopback_call(context: dict[str, Any] | None = None,
         sources = {"room": CameraTrack(room), "exam": CameraTrack(exam),
                    "stethoscope": StethoscopeTrack(stethoscope)}
         call = StationCall(sources, ice_servers=[], context=context, link_policy=link_policy,
-                           link_interval=link_interval)
+                           link_interval=link_interval, adapt_video=adapt_video)
         loop_call = LoopbackCall(call, Doctor())
         call.subscribe(loop_call.events.append)
         call.subscribe(lambda e: loop_call.states.append(e) if isinstance(e, StateChanged)
