@@ -368,23 +368,72 @@ function setExamUi(exam) {
 }
 
 // ---------------------------------------------------------------- signaling
+// The signaling socket crosses the same link as the call. A cut leaves it
+// half-open: TCP would take minutes to notice, and its retransmissions back off
+// to tens of seconds, so the call would wait long after the link came back.
+// So the console pings every 2 s (the server answers "pong") and, with nothing
+// heard for 6 s, drops the socket for a new one; a new socket that does not
+// open within 5 s is dropped too. Retries come every 1-3 s for 10 minutes.
+const WS_PING_MS = 2000;
+const WS_SILENT_MS = 6000;
+const WS_OPEN_MS = 5000;
+const WS_GIVE_UP_MS = 10 * 60 * 1000;
+let wsHeard = 0;
+let wsLostSince = 0;
+let wsKeepalive = null;
+
 function connectSignaling() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${proto}//${location.host}/ws/doctor?ticket=${encodeURIComponent(state.ticket)}`);
   ws = socket;
-  socket.onopen = () => { wsRetries = 0; };
+  const openTimer = setTimeout(() => { if (socket.readyState === WebSocket.CONNECTING) dropSocket(socket); }, WS_OPEN_MS);
+  socket.onopen = () => {
+    clearTimeout(openTimer);
+    wsRetries = 0;
+    wsLostSince = 0;
+    wsHeard = Date.now();
+  };
   socket.onmessage = (e) => {
+    wsHeard = Date.now();
     let msg;
     try { msg = JSON.parse(e.data); } catch { return; }
+    if (msg && msg.type === "pong") return;
     handleSignal(msg);
   };
-  socket.onclose = () => {
-    if (ws !== socket || state.callState === "ended") return;
-    if (wsRetries >= 5) { banner("Connexion au serveur perdue. Rechargez la page ou demandez une nouvelle invitation.", "error"); return; }
-    wsRetries++;
+  socket.onclose = () => { clearTimeout(openTimer); if (ws === socket) socketLost(); };
+  if (!wsKeepalive) wsKeepalive = setInterval(keepSignalingAlive, WS_PING_MS);
+}
+
+function keepSignalingAlive() {
+  if (state.callState === "ended") { clearInterval(wsKeepalive); wsKeepalive = null; return; }
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  if (Date.now() - wsHeard > WS_SILENT_MS) { dropSocket(ws); return; }
+  ws.send(JSON.stringify({ type: "ping" }));
+}
+
+// Forget a socket that is dead or will not open (its late events are ignored)
+// and start another.
+function dropSocket(socket) {
+  if (ws !== socket) return;
+  ws = null;
+  try { socket.close(); } catch { /* already closing */ }
+  socketLost();
+}
+
+function socketLost() {
+  if (state.callState === "ended") return;
+  ws = null;
+  if (!wsLostSince) wsLostSince = Date.now();
+  if (Date.now() - wsLostSince > WS_GIVE_UP_MS) {
+    banner("Connexion au serveur perdue. Rechargez la page ou demandez une nouvelle invitation.", "error");
+    return;
+  }
+  wsRetries++;
+  // During a call the media decide what the doctor is told (their own path may be fine).
+  if (state.callState !== "connected" && state.callState !== "reconnecting") {
     banner("Connexion au serveur perdue — nouvelle tentative…");
-    setTimeout(() => { if (state.callState !== "ended") connectSignaling(); }, 1000 * 2 ** wsRetries);
-  };
+  }
+  setTimeout(() => { if (state.callState !== "ended" && !ws) connectSignaling(); }, Math.min(3000, 1000 * wsRetries));
 }
 
 function sendSignal(msg) {

@@ -434,7 +434,7 @@ class StationCall:
         try:
             for part in messages.snapshot_messages(snapshot_id, png, meta):
                 if isinstance(part, bytes) and paced:
-                    paced = await self._pace(pacer, progress, len(part))
+                    paced = await self._pace(pacer, progress, len(part), channel)
                 if channel.bufferedAmount > _SNAPSHOT_BUFFER:
                     drained = asyncio.Event()
                     channel.once("bufferedamountlow", drained.set)
@@ -452,19 +452,26 @@ class StationCall:
                  (pacer.base_rtt or 0) * 1000, "" if paced else ", unpaced (no acknowledgement)")
         return snapshot_id
 
-    async def _pace(self, pacer: ScavengerWindow, progress: asyncio.Event, size: int) -> bool:
-        """Wait until ``pacer`` lets ``size`` bytes go; False when the receiver has
-        stopped acknowledging (the caller then sends unpaced)."""
+    async def _pace(self, pacer: ScavengerWindow, progress: asyncio.Event, size: int,
+                    channel: RTCDataChannel) -> bool:
+        """Wait until ``pacer`` lets ``size`` bytes go; False when the receiver has never
+        acknowledged anything (an older console: the caller then sends unpaced)."""
         # A link too poor for video is too poor for a still: the vitals and the sound go
         # first (measured on the poor profile: with a still under way, vitals stopped
         # arriving for the whole window). The still goes on when video comes back.
         while self.audio_only and self.audio_only_cause == "link" and self._pc is not None:
             await asyncio.sleep(_LINK_WAIT)
         while (wait := pacer.wait_before(size, time.monotonic())) > 0:
+            if channel.readyState != "open":
+                raise CallError("snapshots channel closed while sending")
             if pacer.stalled(time.monotonic()):
-                log.warning("the doctor's console does not acknowledge snapshot chunks:"
-                            " sending the rest unpaced")
-                return False
+                if pacer.never_acknowledged():
+                    log.warning("the doctor's console does not acknowledge snapshot chunks:"
+                                " sending the rest unpaced")
+                    return False
+                # Acknowledgements stopped coming: loss on the link, not an old console.
+                log.info("snapshot: no acknowledgement for a while, sending slower")
+                pacer.back_off(time.monotonic())
             progress.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(progress.wait(), wait)

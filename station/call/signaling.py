@@ -32,6 +32,9 @@ from station.signaling.tls import ClientTls
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 64 * 1024  # the contract's limit for one signaling frame
+HEARTBEAT = 5.0  # seconds between pings of the signaling socket
+CONNECT_TIMEOUT = 5.0
+MAX_RETRY_DELAY = 3.0  # seconds between attempts to reach the signaling server, at most
 RETRY_OFFER_AFTER = 10.0  # seconds in "reconnecting" before offering again
 
 
@@ -67,19 +70,23 @@ class SignalingClient:
         try:
             while not self._closing and self.call.state != CallState.ENDED:
                 try:
-                    async with http.ws_connect(
-                            self.url, headers={"Authorization": f"Bearer {self._key}"},
-                            heartbeat=10.0, max_msg_size=MAX_MESSAGE,
-                            **self._tls_options) as ws:
+                    # The socket may cross the same weak link as the call: a dead one
+                    # is noticed within HEARTBEAT + HEARTBEAT/2 s, a connection attempt
+                    # gives up after CONNECT_TIMEOUT s, and retries stay a few seconds
+                    # apart, so the station is back soon after the link.
+                    connecting = http.ws_connect(
+                        self.url, headers={"Authorization": f"Bearer {self._key}"},
+                        heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE, **self._tls_options)
+                    async with await asyncio.wait_for(connecting, CONNECT_TIMEOUT) as ws:
                         self._ws, delay = ws, 1.0
                         await self._read(ws)
-                except (aiohttp.ClientError, OSError) as error:
-                    log.warning("signaling %s: %s", self.url, error)
+                except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                    log.warning("signaling %s: %s", self.url, str(error) or type(error).__name__)
                 finally:
                     self._ws = None
                 if not self._closing:
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, 10.0)
+                    delay = min(delay * 2, MAX_RETRY_DELAY)
         finally:
             if own_http:
                 await http.close()

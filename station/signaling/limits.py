@@ -30,6 +30,10 @@ TICKET_TTL_SECONDS = 60.0
 # server gave on the previous socket; it must outlive a long outage.
 REJOIN_TICKET_TTL_SECONDS = 2 * 3600.0
 HEARTBEAT_SECONDS = 20.0
+# A doctor's socket is pinged more often: on a network cut its seat must be free
+# for the console's new socket soon after the link returns (a half-open TCP
+# socket holds it until a ping goes unanswered: 4 s, then 2 s for the pong).
+DOCTOR_HEARTBEAT_SECONDS = 4.0
 
 
 @dataclass

@@ -48,6 +48,7 @@ from station.signaling.invitations import (
     InvitationState,
 )
 from station.signaling.limits import (
+    DOCTOR_HEARTBEAT_SECONDS,
     HARD_MESSAGE_BYTES,
     HEARTBEAT_SECONDS,
     MAX_REQUEST_BYTES,
@@ -247,8 +248,9 @@ async def join_api(request: web.Request) -> web.Response:
                              headers=SECURITY_HEADERS)
 
 
-def _new_socket(state: SignalingState) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(max_msg_size=HARD_MESSAGE_BYTES, heartbeat=HEARTBEAT_SECONDS)
+def _new_socket(state: SignalingState, heartbeat: float = HEARTBEAT_SECONDS
+                ) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(max_msg_size=HARD_MESSAGE_BYTES, heartbeat=heartbeat)
     state.sockets.add(ws)
     return ws
 
@@ -272,7 +274,7 @@ async def doctor_socket(request: web.Request) -> web.StreamResponse:
     ticket = await state.tickets.redeem(request.query.get("ticket", ""))
     if ticket is None:
         return json_error(401, "signaling.ticket_invalid")
-    ws = _new_socket(state)
+    ws = _new_socket(state, DOCTOR_HEARTBEAT_SECONDS)
     await ws.prepare(request)
     # The ticket just used is spent; hand the console the one it will need to
     # come back if this socket drops.

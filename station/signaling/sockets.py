@@ -2,7 +2,9 @@
 
 Each text frame must be a JSON object of a known type, allowed in its
 direction (the station offers, the doctor answers, either says bye), under
-the size and rate limits. Anything else is answered with
+the size and rate limits. A ``ping`` is answered ``pong`` by the server
+itself (a browser cannot see WebSocket ping frames: the console's keepalive,
+which notices a dead socket in seconds rather than TCP's minutes). Anything else is answered with
 ``{"type": "error", "code", "message"}`` and the socket stays open, until too
 many refusals in a row close it (1008, policy violation).
 """
@@ -28,6 +30,7 @@ _MESSAGES: dict[str, tuple[frozenset[Role], tuple[str, ...], tuple[str, ...]]] =
     "offer": (frozenset({Role.STATION}), ("sdp",), ()),
     "answer": (frozenset({Role.DOCTOR}), ("sdp",), ()),
     "bye": (frozenset({Role.STATION, Role.DOCTOR}), (), ("reason",)),
+    "ping": (frozenset({Role.STATION, Role.DOCTOR}), (), ()),  # answered here, not relayed
 }
 
 
@@ -129,6 +132,9 @@ async def serve_socket(ws: web.WebSocketResponse, rooms: RoomRegistry, room: str
                 checked = check_message(frame.data, role)
                 if checked.message is not None:
                     strikes.forgive()
+                    if checked.message["type"] == "ping":
+                        await peer.send({"type": "pong"})
+                        continue
                     if not await rooms.relay(room, role, checked.message):
                         await peer.send(error_message("signaling.no_peer"))
                     continue

@@ -16,6 +16,7 @@ import heapq
 from dataclasses import dataclass, field
 
 from station.call.pacing import (
+    FIRST_ACK_TIMEOUT_S,
     INITIAL_WINDOW,
     MIN_WINDOW,
     NO_ACK_TIMEOUT_S,
@@ -160,6 +161,21 @@ def test_odd_acknowledgements_teach_nothing() -> None:
 def test_a_silent_receiver_is_noticed() -> None:
     pacer = ScavengerWindow()
     pacer.sent(CHUNK, 0.0)
-    assert not pacer.stalled(1.0)
-    assert pacer.stalled(NO_ACK_TIMEOUT_S + 0.1)
+    assert not pacer.stalled(NO_ACK_TIMEOUT_S + 0.1)  # a first chunk may take a while
+    assert pacer.stalled(FIRST_ACK_TIMEOUT_S + 0.1)
     assert pacer.wait_before(CHUNK, 0.01) > 0  # a full window waits for acknowledgements
+
+
+def test_a_receiver_that_acknowledged_then_went_quiet_is_a_lossy_link() -> None:
+    pacer = ScavengerWindow()
+    assert pacer.never_acknowledged()
+    pacer.sent(CHUNK, 0.0)
+    pacer.acked(CHUNK, 0.1)
+    pacer.sent(CHUNK, 0.2)
+    assert not pacer.never_acknowledged()
+    later = 0.2 + NO_ACK_TIMEOUT_S + 0.5
+    assert pacer.stalled(later)
+    pacer.back_off(later)
+    assert pacer.window == MIN_WINDOW
+    assert not pacer.stalled(later + 0.1)  # the silence is counted anew
+    assert pacer.wait_before(1024, later + 0.1) > 0  # still waits for the chunk in flight

@@ -189,3 +189,20 @@ def test_a_dropped_doctor_comes_back_with_the_rejoin_ticket(store: Store) -> Non
             assert caught.value.status == 401  # each ticket opens one socket only
 
     run(scenario)
+
+
+def test_a_ping_is_answered_by_the_server_not_relayed(store: Store) -> None:
+    async def body() -> None:
+        async with serving(store) as h:
+            doctor = await h.doctor()
+            station = await h.station()
+            assert await rx(station) == {"type": "peer-joined", "role": "doctor"}
+            assert await rx(doctor) == {"type": "peer-joined", "role": "station"}
+            await doctor.send_json({"type": "ping"})
+            assert await rx(doctor) == {"type": "pong"}
+            await station.send_json({"type": "ping"})
+            assert await rx(station) == {"type": "pong"}
+            # Neither ping reached the other side: the next thing each hears is real.
+            await station.send_json({"type": "offer", "sdp": "v=0"})
+            assert await rx(doctor) == {"type": "offer", "sdp": "v=0"}
+    run(body)
