@@ -375,7 +375,7 @@ class Windows:
     cut_after: float = 10.0
 
 
-QUICK = Windows(good_settle=12.0, good=8.0, weak_settle=10.0, weak=15.0, poor=12.0,
+QUICK = Windows(good_settle=12.0, good=16.0, weak_settle=10.0, weak=15.0, poor=12.0,
                 cut=30.0, cut_before=5.0, cut_after=4.0)
 
 

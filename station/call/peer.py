@@ -56,7 +56,7 @@ from station.call.opus import InlineOpusTrack, StethoscopeOpusEncoder, install_e
 from station.call.pacing import ScavengerWindow
 from station.call.scheduling import yield_to_loop
 from station.call.sctp import tune_sctp
-from station.call.tracks import BlockAudioTrack, TrackHub
+from station.call.tracks import BlockAudioTrack, SwitchingVideoTrack, TrackHub
 
 tune_sctp()  # vitals on a poor link: see station/call/sctp.py
 
@@ -67,7 +67,6 @@ _SNAPSHOT_BUFFER = 1 << 20  # pause snapshot chunks above 1 MiB queued in SCTP
 _OPENING_GRACE = 10.0  # seconds after connecting during which only the adaptation acts
 _LINK_WAIT = 0.5  # seconds between checks of whether a poor link carries video again
 _WAVEFORM_BACKLOG = 4096  # bytes of waveforms queued in SCTP above which chunks are dropped
-_RETIRE_DELAY = 1.0  # seconds a replaced track keeps feeding a sender blocked on it
 
 
 class CallError(RuntimeError):
@@ -105,6 +104,7 @@ class StationCall:
         self._listeners: list[CallListener] = []
         self._pc: RTCPeerConnection | None = None
         self._senders: dict[str, RTCRtpSender] = {}
+        self._switchers: dict[str, SwitchingVideoTrack] = {}  # the video senders' tracks
         self._channels: dict[str, RTCDataChannel] = {}
         self._backlog: deque[tuple[str, str]] = deque(maxlen=_BACKLOG)
         self._heartbeat: asyncio.Task[None] | None = None
@@ -210,6 +210,7 @@ class StationCall:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(servers),
                                                 bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self._senders = {}
+        self._switchers = {}
         adaptation = None if self.video_policy is None else VideoAdaptation(
             self.video_policy, lambda: (self._sources["room"], self._sources["exam"]),
             stop_video=lambda: self.set_audio_only(True, cause="link"),
@@ -219,8 +220,13 @@ class StationCall:
             source = self._sources[name]
             kind = "audio" if name in ("voice", "stethoscope") else "video"
             direction = "sendrecv" if name == "voice" else "sendonly"
-            track = self._proxy(source) if source is not None and not (
+            track: MediaStreamTrack | None = self._proxy(source) if source is not None and not (
                 kind == "video" and self.audio_only) else None
+            if kind == "video":
+                # One track per video sender for the connection's life, its source
+                # switched inside (see SwitchingVideoTrack: a replaced track froze it).
+                self._switchers[name] = SwitchingVideoTrack(track)
+                track = self._switchers[name] if track is not None else None
             # Both sounds are encoded on the loop (no thread hop: see InlineOpusTrack); the
             # voice with aiortc's own Opus settings, the stethoscope with ours.
             encoder = (StethoscopeOpusEncoder() if name == "stethoscope"
@@ -269,6 +275,9 @@ class StationCall:
         self._heartbeat = self._monitor = self._adapting = None
         self._channels = {}
         self._senders = {}
+        for switcher in self._switchers.values():
+            switcher.stop()  # and the camera proxy it reads (the camera goes on)
+        self._switchers = {}
         if pc is not None:
             await pc.close()
 
@@ -551,16 +560,13 @@ class StationCall:
             self._replace("exam", source)
 
     def _replace(self, name: str, source: MediaStreamTrack | None) -> None:
-        sender = self._senders.get(name)
-        if sender is None:
+        sender, switcher = self._senders.get(name), self._switchers.get(name)
+        if sender is None or switcher is None:
             return
-        old = sender.track
-        sender.replaceTrack(self._proxy(source) if source is not None else None)
-        if old is not None:
-            # The sender may be awaiting old.recv(); a stopped relay proxy never wakes
-            # it (aiortc 1.16), which would freeze this stream for good. Let it get one
-            # more frame first, then detach the proxy (the camera goes on for the preview).
-            asyncio.get_running_loop().call_later(_RETIRE_DELAY, old.stop)
+        # The sender keeps awaiting the switcher, whose pending read moves to the new
+        # source at once; with no source (video stopped) the sender has no track.
+        switcher.switch(self._proxy(source) if source is not None else None)
+        sender.replaceTrack(switcher if source is not None else None)
 
     def sender(self, name: str) -> RTCRtpSender | None:
         """The current sender of stream ``name`` (for stats and checks)."""

@@ -22,6 +22,7 @@ import math
 import time
 from collections import deque
 from datetime import datetime
+from typing import cast
 
 import cv2
 import numpy as np
@@ -342,3 +343,70 @@ class TrackHub:
     def subscribe(self, source: MediaStreamTrack) -> MediaStreamTrack:
         """A new consumer's view of ``source``; stopping it leaves the source running."""
         return self._relay.subscribe(source, buffered=source.kind == "audio")
+
+
+class SwitchingVideoTrack(MediaStreamTrack):
+    """The one track a video sender reads for a whole connection; its source can change.
+
+    aiortc's sender awaits ``track.recv()`` in a loop. Swapping the sender's
+    track (``replaceTrack``) while it awaits the old one leaves it waiting on
+    a track that may never deliver again (a stopped relay proxy, a camera
+    closed by the exam switch), and a source that ends raises
+    ``MediaStreamError``, on which the sender stops for good. Measured: about
+    one exam switch in three, right after a call opened, froze the doctor's
+    exam video for the rest of the call (``tests/e2e/test_video_quality.py``).
+    Here the pending ``recv`` is moved to the new source at once, and a
+    source that ends or is taken away (video stopped) only makes ``recv``
+    wait for the next one.
+    """
+
+    kind = "video"
+
+    def __init__(self, source: MediaStreamTrack | None = None) -> None:
+        super().__init__()
+        self._source = source
+        self._switched = asyncio.Event()
+
+    @property
+    def source(self) -> MediaStreamTrack | None:
+        """The track frames come from now (None: none, ``recv`` waits)."""
+        return self._source
+
+    def switch(self, source: MediaStreamTrack | None) -> None:
+        """Read from ``source`` from now on; the previous one is stopped."""
+        old, self._source = self._source, source
+        self._switched.set()
+        if old is not None and old is not source:
+            old.stop()
+
+    async def recv(self) -> VideoFrame:
+        """The next frame of the current source, waiting through switches."""
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            source = self._source
+            self._switched.clear()
+            if source is None or source.readyState != "live":
+                await self._switched.wait()
+                continue
+            reading = asyncio.ensure_future(source.recv())
+            switching = asyncio.ensure_future(self._switched.wait())
+            try:
+                await asyncio.wait({reading, switching}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                switching.cancel()
+            if not reading.done():
+                reading.cancel()
+                continue  # switched: read from the new source
+            try:
+                return cast(VideoFrame, reading.result())
+            except MediaStreamError:
+                if self._source is source:  # ended without a switch: wait for one
+                    await self._switched.wait()
+
+    def stop(self) -> None:
+        """Stop this track and its current source."""
+        super().stop()
+        self._switched.set()  # a pending recv sees the stop
+        if self._source is not None:
+            self._source.stop()
