@@ -19,9 +19,11 @@ So the station chooses, for both videos at once, a rung of :data:`LADDER`
   filling); two rungs when it is severe;
 - **up** one rung after a clean run (2 s until a first fall, then
   ``up_after``, doubled each time a rung fails within ``relapse_window``),
-  once the browser's estimate is ``up_gate`` times the rung's floor for
-  both videos (a receiver's estimate rises above what it receives only while
-  it sees no queue building). The estimate never takes a rung down by itself: a receiver's
+  once the browser's estimate is ``up_gate`` times the floor of the rung
+  above for both videos (a receiver's estimate rises above what it receives
+  only while it sees no queue building). The rung above's, not the current
+  one's: gated on the current floor, a 1 Mbit/s 4G link climbed from
+  640x360 to 960x540 (2 x 550 kbit/s floor) and froze there 2.7 s. The estimate never takes a rung down by itself: a receiver's
   estimate only grows to about 1.5 times what it receives, so it is low at
   the start of any call;
 - within a rung, the encoders' bitrate follows the estimate shared between
@@ -120,7 +122,7 @@ class AdaptPolicy:
     up_after: float = 10.0  # ... after it
     max_up_after: float = 160.0
     relapse_window: float = 30.0
-    up_gate: float = 1.2  # climb once the estimate is 1.2 x the rung's floor for the videos
+    up_gate: float = 1.0  # climb once the estimate covers the rung above's floor, both videos
     # A round trip this low is a fixed or fibre link, not a cellular one (4G: 60-200 ms
     # queue empty): the call opens at full size there, and climbs back without waiting for
     # the estimate (which a small video cannot raise: aiortc cannot pad or probe).
@@ -220,7 +222,8 @@ class AdaptPolicy:
             return None
         # The receiver's estimate grows up to ~1.5 x what it receives while it sees no
         # queue building: above what is sent, the link has room for more.
-        room = (estimate is None or estimate >= self.up_gate * streams * self.current.min_bitrate
+        above = self.ladder[max(0, self.level - 1)]
+        room = (estimate is None or estimate >= self.up_gate * streams * above.min_bitrate
                 or (self._min_rtt is not None and self._min_rtt <= self.fast_rtt))
         if self.level > 0 and room and self.opened:
             if self._clean_since is None:

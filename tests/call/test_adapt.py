@@ -226,3 +226,12 @@ def test_lean_audio_gives_back_each_encoders_own_bitrate() -> None:
     adaptation._tune_audio()
     assert steth._RTCRtpSender__encoder.codec.bit_rate == STETHOSCOPE_BITRATE
     assert voice._RTCRtpSender__encoder.codec.bit_rate == 96_000
+
+
+def test_a_climb_waits_for_room_for_the_rung_above() -> None:
+    policy = opened(fast_rtt=0.0)  # a 4G round trip: the estimate decides
+    assert policy.current.label == "640x360@20"
+    # A 1 Mbit/s link: the browser sees ~900 kbit/s, room for 2 x 450 but not for the
+    # 2 x 550 kbit/s floor of 960x540.
+    assert feed(policy, [(float(t), CLEAN, 900e3) for t in range(30)]) == []
+    assert feed(policy, [(30.0 + t, CLEAN, 1.2e6) for t in range(12)]) == ["960x540@25"]
