@@ -23,9 +23,10 @@ So the station chooses, for both videos at once, a rung of :data:`LADDER`
   above for both videos (a receiver's estimate rises above what it receives
   only while it sees no queue building). The rung above's, not the current
   one's: gated on the current floor, a 1 Mbit/s 4G link climbed from
-  640x360 to 960x540 (2 x 550 kbit/s floor) and froze there 2.7 s. The estimate never takes a rung down by itself: a receiver's
-  estimate only grows to about 1.5 times what it receives, so it is low at
-  the start of any call;
+  640x360 to 960x540 (2 x 550 kbit/s floor) and froze there 2.7 s. The
+  estimate never takes a rung down by itself: a receiver's estimate only
+  grows to about 1.5 times what it receives, so it is low at the start of
+  any call;
 - within a rung, the encoders' bitrate follows the estimate shared between
   the streams, seldom (each change is a keyframe in aiortc);
 - **stop video** when even the bottom rung drowns the link (``exhausted``:
