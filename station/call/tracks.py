@@ -367,11 +367,6 @@ class SwitchingVideoTrack(MediaStreamTrack):
         self._source = source
         self._switched = asyncio.Event()
 
-    @property
-    def source(self) -> MediaStreamTrack | None:
-        """The track frames come from now (None: none, ``recv`` waits)."""
-        return self._source
-
     def switch(self, source: MediaStreamTrack | None) -> None:
         """Read from ``source`` from now on; the previous one is stopped."""
         old, self._source = self._source, source
